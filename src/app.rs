@@ -1,0 +1,117 @@
+//! `Application::build`: pools, shared state, the HTTP server on a bound
+//! listener (port 0 in tests), and the `kilat admin create` command.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::auth::{Passwords, TokenKeys};
+use crate::config::Settings;
+use crate::db::redis::RedisHandle;
+use crate::db::{self, users};
+use crate::domain::identity::{Email, NewPassword, Role, parse_full_name};
+use crate::error::BoxError;
+use crate::http::{self, AppState, extract, middleware};
+use crate::mailer::{LogMailer, Mailer};
+
+/// What the application is built from besides settings; tests swap these.
+pub struct Dependencies {
+    pub mailer: Arc<dyn Mailer>,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self { mailer: Arc::new(LogMailer) }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds everything and binds the listener; nothing is served until
+    /// [`Application::run_until_stopped`]. Migrations run first when
+    /// `database.migrate_on_start` is set.
+    pub async fn build(settings: Settings, deps: Dependencies) -> Result<Self, BoxError> {
+        if settings.database.migrate_on_start {
+            let applied = db::run_migrations(&settings.database.url).await?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+        }
+        let state = web::Data::new(build_state(settings, deps)?);
+        let settings = state.settings.clone();
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .map_err(|e| format!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let json_limit = settings.server.json_limit_bytes;
+        let app_settings = settings.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(extract::json_config(json_limit))
+                .app_data(extract::query_config())
+                .app_data(extract::path_config())
+                .app_data(web::PayloadConfig::new(json_limit))
+                .configure(http::routes)
+                .default_service(web::to(http::not_found))
+                .wrap(from_fn(middleware::rate_limit))
+                .wrap(Compress::default())
+                .wrap(middleware::security_headers())
+                .wrap(middleware::cors(&app_settings))
+                .wrap(from_fn(middleware::request_context))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(10));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, environment = settings.environment.as_str(), "kilat listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxError> {
+    let pool = db::pool::build(&settings.database)?;
+    let redis = RedisHandle::new(&settings.redis)?;
+    let keys = TokenKeys::new(&settings.auth);
+    let passwords = Passwords::new(&settings.auth)?;
+    Ok(AppState { settings: Arc::new(settings), pool, redis, keys, passwords, mailer: deps.mailer })
+}
+
+/// `kilat admin create`: the only way to make an admin (public
+/// registration refuses the role).
+pub async fn create_admin(settings: &Settings, email: &str, password: &str, full_name: &str) -> Result<(), BoxError> {
+    let email = Email::parse(email)?;
+    let password = NewPassword::parse(password)?;
+    let full_name = parse_full_name(full_name)?;
+    db::run_migrations(&settings.database.url).await?;
+    let passwords = Passwords::new(&settings.auth)?;
+    let hash = tokio::task::spawn_blocking(move || passwords.hash(password.expose())).await??;
+    let pool = db::pool::build(&settings.database)?;
+    let mut conn = pool.get().await?;
+    let user = users::insert(
+        &mut conn,
+        users::NewUser { email: &email, phone: "", password_hash: &hash, full_name: &full_name, role: Role::Admin },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    tracing::info!(user_id = %user.id, email = %user.email, "admin created");
+    Ok(())
+}

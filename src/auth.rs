@@ -1,0 +1,242 @@
+//! Credentials: JWT access and refresh tokens (contract §1.4), argon2id
+//! password hashes, and the random tokens we store only as SHA-256 hashes.
+//! Used by the HTTP extractor and, later, by WebSocket upgrades.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::AuthSettings;
+use crate::domain::identity::Role;
+use crate::error::{AppError, BoxError};
+
+pub const ACCESS: &str = "access";
+pub const REFRESH: &str = "refresh";
+
+/// The claims of both token kinds. `tv` is ours: the user's token version
+/// when the access token was issued (a ban, logout or password reset moves
+/// it, and older access tokens stop working).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub jti: String,
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub token_type: String,
+    #[serde(default)]
+    pub tv: i32,
+}
+
+/// A freshly minted refresh token with what the store keeps of it.
+pub struct MintedRefresh {
+    pub token: String,
+    pub id: Uuid,
+    pub hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(settings: &AuthSettings) -> Self {
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(settings.jwt_secret.as_bytes()),
+            decoding: DecodingKey::from_secret(settings.jwt_secret.as_bytes()),
+            validation,
+            issuer: settings.issuer.clone(),
+            access_ttl: Duration::seconds(settings.access_ttl_secs),
+            refresh_ttl: Duration::seconds(settings.refresh_ttl_secs),
+        }
+    }
+
+    fn encode(&self, claims: &Claims) -> Result<String, AppError> {
+        jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), claims, &self.encoding)
+            .map_err(AppError::internal)
+    }
+
+    pub fn issue_access(&self, user_id: Uuid, email: &str, role: Role, token_version: i32) -> Result<String, AppError> {
+        let now = Utc::now();
+        self.encode(&Claims {
+            jti: Uuid::new_v4().to_string(),
+            sub: user_id.to_string(),
+            iat: now.timestamp(),
+            exp: (now + self.access_ttl).timestamp(),
+            iss: self.issuer.clone(),
+            user_id: user_id.to_string(),
+            email: email.to_owned(),
+            role: role.as_str().to_owned(),
+            token_type: ACCESS.to_owned(),
+            tv: token_version,
+        })
+    }
+
+    pub fn issue_refresh(&self, user_id: Uuid) -> Result<MintedRefresh, AppError> {
+        let now = Utc::now();
+        let id = Uuid::new_v4();
+        let expires_at = now + self.refresh_ttl;
+        let token = self.encode(&Claims {
+            jti: id.to_string(),
+            sub: user_id.to_string(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            iss: self.issuer.clone(),
+            user_id: user_id.to_string(),
+            email: String::new(),
+            role: String::new(),
+            token_type: REFRESH.to_owned(),
+            tv: 0,
+        })?;
+        Ok(MintedRefresh { hash: sha256_hex(&token), token, id, expires_at })
+    }
+
+    /// Signature, issuer and expiry checked; the kind is the caller's to check.
+    pub fn decode(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+}
+
+/// Hex SHA-256, how refresh and reset tokens are stored.
+pub fn sha256_hex(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// `bytes` random bytes, hex-encoded (a reset token is 32 bytes → 64 chars).
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// argon2id with the configured cost. Hashing is CPU-bound: call it from a
+/// blocking thread (`web::block`), never on the event loop.
+#[derive(Clone)]
+pub struct Passwords {
+    params: Params,
+    /// Verified against when the email is unknown, so a miss costs the same
+    /// time as a hit and does not reveal which emails exist.
+    decoy: String,
+}
+
+impl Passwords {
+    pub fn new(settings: &AuthSettings) -> Result<Self, BoxError> {
+        let params = Params::new(settings.argon2_memory_kib, settings.argon2_iterations, 1, None)
+            .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+        let mut passwords = Self { params, decoy: String::new() };
+        passwords.decoy = passwords.hash(&random_hex(16))?;
+        Ok(passwords)
+    }
+
+    fn hasher(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    pub fn hash(&self, password: &str) -> Result<String, BoxError> {
+        let hash: PasswordHash = self.hasher().hash_password(password.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(hash.to_string())
+    }
+
+    /// False for a wrong password or an unreadable stored hash.
+    pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+        let (stored, real) = match stored {
+            Some(stored) => (stored, true),
+            None => (self.decoy.as_str(), false),
+        };
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        self.hasher().verify_password(password.as_bytes(), &parsed).is_ok() && real
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            jwt_secret: "unit-test-secret-unit-test-secret".into(),
+            issuer: "kilat-pet-runner".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 604800,
+            reset_ttl_secs: 3600,
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+        }
+    }
+
+    #[test]
+    fn access_token_carries_the_contract_claims() {
+        let keys = TokenKeys::new(&settings());
+        let id = Uuid::new_v4();
+        let token = keys.issue_access(id, "a@b.my", Role::Runner, 3).unwrap();
+        let claims = keys.decode(&token).unwrap();
+        assert_eq!(claims.sub, id.to_string());
+        assert_eq!(claims.user_id, id.to_string());
+        assert_eq!(claims.role, "runner");
+        assert_eq!(claims.token_type, "access");
+        assert_eq!(claims.iss, "kilat-pet-runner");
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(claims.tv, 3);
+    }
+
+    #[test]
+    fn refresh_token_has_empty_email_and_role() {
+        let keys = TokenKeys::new(&settings());
+        let minted = keys.issue_refresh(Uuid::new_v4()).unwrap();
+        let claims = keys.decode(&minted.token).unwrap();
+        assert_eq!(claims.token_type, "refresh");
+        assert_eq!((claims.email.as_str(), claims.role.as_str()), ("", ""));
+        assert_eq!(minted.hash, sha256_hex(&minted.token));
+        assert_eq!(claims.jti, minted.id.to_string());
+    }
+
+    #[test]
+    fn tokens_signed_with_another_secret_are_rejected() {
+        let keys = TokenKeys::new(&settings());
+        let mut other = settings();
+        other.jwt_secret = "another-secret-another-secret-xx".into();
+        let token = TokenKeys::new(&other).issue_access(Uuid::new_v4(), "", Role::Owner, 0).unwrap();
+        assert!(keys.decode(&token).is_none());
+        assert!(keys.decode("not-a-jwt").is_none());
+    }
+
+    #[test]
+    fn passwords_verify_only_the_right_one() {
+        let passwords = Passwords::new(&settings()).unwrap();
+        let hash = passwords.hash("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(passwords.verify("correct horse", Some(&hash)));
+        assert!(!passwords.verify("wrong horse", Some(&hash)));
+        assert!(!passwords.verify("correct horse", None));
+        assert!(!passwords.verify("correct horse", Some("garbage")));
+    }
+
+    #[test]
+    fn reset_tokens_are_64_hex_chars() {
+        let token = random_hex(32);
+        assert_eq!(token.len(), 64);
+        assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,223 @@
+//! Layered settings: `config/base.toml`, then `config/<environment>.toml`,
+//! then environment variables `KILAT__SECTION__KEY`.
+//!
+//! The environment is chosen by `KILAT_ENVIRONMENT` (`local` by default).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Local => "local",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "local" | "development" | "dev" => Ok(Environment::Local),
+            "test" => Ok(Environment::Test),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(ConfigError::Invalid(format!(
+                "KILAT_ENVIRONMENT must be local, test or production, not '{other}'"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration is invalid: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(skip, default = "default_environment")]
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+}
+
+fn default_environment() -> Environment {
+    Environment::Local
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub json_limit_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+    pub trust_forwarded_for: bool,
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_max_size: usize,
+    pub pool_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub command_timeout_ms: u64,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub issuer: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub reset_ttl_secs: i64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub auth_per_minute: u32,
+    pub api_per_minute: u32,
+    pub window_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+impl Settings {
+    /// Reads settings from `config/` (or `KILAT_CONFIG_DIR`) and the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let environment = match std::env::var("KILAT_ENVIRONMENT") {
+            Ok(raw) => Environment::parse(&raw)?,
+            Err(_) => Environment::Local,
+        };
+        let dir = std::env::var("KILAT_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
+        Self::load_from(Path::new(&dir), environment)
+    }
+
+    pub fn load_from(dir: &Path, environment: Environment) -> Result<Self, ConfigError> {
+        let raw = config::Config::builder()
+            .add_source(config::File::from(dir.join("base.toml")).required(true))
+            .add_source(config::File::from(dir.join(format!("{}.toml", environment.as_str()))).required(false))
+            .add_source(
+                config::Environment::with_prefix("KILAT")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("server.cors_origins")
+                    .try_parsing(true),
+            )
+            .build()?;
+        let mut settings: Settings = raw.try_deserialize()?;
+        settings.environment = environment;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Fails with one clear line when a required value is missing or unsafe.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let missing = |key: &str| {
+            ConfigError::Invalid(format!(
+                "{key} is required (set KILAT__{})",
+                key.replace('.', "__").to_ascii_uppercase()
+            ))
+        };
+        if self.auth.jwt_secret.trim().is_empty() {
+            return Err(missing("auth.jwt_secret"));
+        }
+        if self.environment == Environment::Production && self.auth.jwt_secret.len() < 32 {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret must be at least 32 characters in production".into(),
+            ));
+        }
+        if self.database.url.trim().is_empty() {
+            return Err(missing("database.url"));
+        }
+        if self.redis.url.trim().is_empty() {
+            return Err(missing("redis.url"));
+        }
+        if self.database.pool_max_size == 0 {
+            return Err(ConfigError::Invalid("database.pool_max_size must be at least 1".into()));
+        }
+        if self.rate_limit.window_secs == 0 {
+            return Err(ConfigError::Invalid("rate_limit.window_secs must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn test_environment_loads_with_its_secret() {
+        let settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
+        assert_eq!(settings.server.port, 0);
+        assert_eq!(settings.rate_limit.auth_per_minute, 100);
+        assert!(!settings.auth.jwt_secret.is_empty());
+    }
+
+    #[test]
+    fn production_without_secret_is_refused_with_the_env_name() {
+        // production.toml carries no secret; unless the environment provides one, loading fails.
+        if std::env::var("KILAT__AUTH__JWT_SECRET").is_ok() {
+            return;
+        }
+        let err = Settings::load_from(&config_dir(), Environment::Production).unwrap_err();
+        assert!(err.to_string().contains("KILAT__AUTH__JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn environment_names_parse() {
+        assert_eq!(Environment::parse("Production").unwrap(), Environment::Production);
+        assert!(Environment::parse("staging").is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
+        assert!(!format!("{settings:?}").contains(&settings.auth.jwt_secret));
+    }
+}

@@ -1,0 +1,14 @@
+//! Persistence. Postgres (diesel-async) is the source of truth; Redis holds
+//! only what may be lost or rebuilt (rate-limit counters, later presence,
+//! leases and fan-out).
+
+pub mod pool;
+pub mod redis;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+pub use pool::{PgPool, run_migrations};
+
+/// The connection every db function takes.
+pub type Conn = diesel_async::AsyncPgConnection;

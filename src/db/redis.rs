@@ -1,0 +1,67 @@
+//! The node's Redis handle: one multiplexed, self-reconnecting connection
+//! shared by every request, and the keys this service owns (all prefixed).
+
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands, Client, RedisError};
+
+use crate::config::RedisSettings;
+use crate::error::BoxError;
+
+#[derive(Clone)]
+pub struct RedisHandle {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisHandle {
+    /// Connects lazily: the node starts while Redis is down and reconnects
+    /// by itself when it comes back.
+    pub fn new(settings: &RedisSettings) -> Result<Self, BoxError> {
+        let client = Client::open(settings.url.as_str())?;
+        let timeout = Duration::from_millis(settings.command_timeout_ms);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(Self { conn, prefix: settings.key_prefix.clone() })
+    }
+
+    /// `<prefix><suffix>`
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        let mut conn = self.connection();
+        let _: String = ::redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Counts one hit in a fixed window and returns the count so far. The
+    /// window is part of the key, so the counter resets at the window's
+    /// end whatever the traffic (blocked calls never extend it).
+    pub async fn count_hit(&self, key: &str, window_secs: u64) -> Result<u64, RedisError> {
+        let mut conn = self.connection();
+        let (count, _): (u64, bool) = ::redis::pipe()
+            .atomic()
+            .incr(key, 1u64)
+            .expire(key, window_secs as i64 + 1)
+            .query_async(&mut conn)
+            .await?;
+        Ok(count)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), RedisError> {
+        let mut conn = self.connection();
+        let _: u64 = conn.del(key).await?;
+        Ok(())
+    }
+}

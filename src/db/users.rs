@@ -1,0 +1,198 @@
+//! The `users` aggregate.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::Conn;
+use super::schema::{refresh_tokens, users};
+use crate::domain::identity::{Email, Role};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub phone: String,
+    pub password_hash: String,
+    pub full_name: String,
+    pub role: String,
+    pub is_verified: bool,
+    pub avatar_url: String,
+    pub is_banned: bool,
+    pub token_version: i32,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The stored role; the CHECK constraint keeps it one of the four.
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Owner)
+    }
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a Email,
+    pub phone: &'a str,
+    pub password_hash: &'a str,
+    pub full_name: &'a str,
+    pub role: Role,
+}
+
+/// What the auth extractor needs on every request: one primary-key read.
+#[derive(Debug, Clone, Copy, Queryable)]
+pub struct AuthState {
+    pub is_banned: bool,
+    pub token_version: i32,
+}
+
+/// Inserts a user; a taken email (any case) is a 409 naming it.
+pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> Result<User, AppError> {
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(Uuid::new_v4()),
+            users::email.eq(new.email.as_str()),
+            users::phone.eq(new.phone),
+            users::password_hash.eq(new.password_hash),
+            users::full_name.eq(new.full_name),
+            users::role.eq(new.role.as_str()),
+        ))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|err| match err {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                AppError::Conflict(format!("User with email '{}' already exists", new.email.as_str()))
+            }
+            other => other.into(),
+        })
+}
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<User>, AppError> {
+    Ok(users::table.find(id).select(User::as_select()).first(conn).await.optional()?)
+}
+
+pub async fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<User>, AppError> {
+    Ok(users::table
+        .filter(users::email.eq(email.as_str()))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn auth_state(conn: &mut Conn, id: Uuid) -> Result<Option<AuthState>, AppError> {
+    Ok(users::table
+        .find(id)
+        .select((users::is_banned, users::token_version))
+        .first::<AuthState>(conn)
+        .await
+        .optional()?)
+}
+
+/// Fields a user may change on their own profile; `None` = unchanged.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct ProfileChanges {
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+pub async fn update_profile(conn: &mut Conn, id: Uuid, changes: ProfileChanges) -> Result<Option<User>, AppError> {
+    if changes.full_name.is_none() && changes.phone.is_none() && changes.avatar_url.is_none() {
+        return find(conn, id).await;
+    }
+    Ok(diesel::update(users::table.find(id))
+        .set((changes, users::version.eq(users::version + 1), users::updated_at.eq(Utc::now())))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// Bans a user in one transaction: banned flag, `is_verified=false`, every
+/// refresh token revoked, token version bumped so live access tokens die.
+/// Returns false when there is no such user.
+pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, AppError> {
+    conn.transaction::<bool, AppError, _>(async |conn| {
+        let updated = diesel::update(users::table.find(id))
+            .set((
+                users::is_banned.eq(true),
+                users::is_verified.eq(false),
+                users::token_version.eq(users::token_version + 1),
+                users::version.eq(users::version + 1),
+                users::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)
+            .await?;
+        if updated == 0 {
+            return Ok(false);
+        }
+        super::tokens::revoke_all_for_user(conn, id).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Ends every session of a user: refresh tokens revoked, access tokens dead.
+pub async fn end_all_sessions(conn: &mut Conn, id: Uuid) -> Result<(), AppError> {
+    conn.transaction::<(), AppError, _>(async |conn| {
+        diesel::update(users::table.find(id))
+            .set(users::token_version.eq(users::token_version + 1))
+            .execute(conn)
+            .await?;
+        super::tokens::revoke_all_for_user(conn, id).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Newest first.
+pub async fn list(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<User>, i64), AppError> {
+    let total: i64 = users::table.count().get_result(conn).await?;
+    let rows = users::table
+        .order((users::created_at.desc(), users::id.desc()))
+        .limit(limit)
+        .offset((page - 1).saturating_mul(limit))
+        .select(User::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn count_by_role(conn: &mut Conn) -> Result<Vec<(String, i64)>, AppError> {
+    Ok(users::table
+        .group_by(users::role)
+        .select((users::role, diesel::dsl::count_star()))
+        .load(conn)
+        .await?)
+}
+
+/// Used by the refresh flow while it holds the token row lock.
+pub(super) async fn find_in_tx(conn: &mut Conn, id: Uuid) -> Result<Option<User>, DieselError> {
+    users::table.find(id).select(User::as_select()).first(conn).await.optional()
+}
+
+/// Used by password reset inside its transaction.
+pub(super) async fn set_password(conn: &mut Conn, id: Uuid, password_hash: &str) -> Result<(), DieselError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::token_version.eq(users::token_version + 1),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::update(refresh_tokens::table.filter(refresh_tokens::user_id.eq(id)).filter(refresh_tokens::revoked_at.is_null()))
+        .set(refresh_tokens::revoked_at.eq(Utc::now()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

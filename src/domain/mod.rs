@@ -1,0 +1,15 @@
+//! Pure types and rules: no actix, no diesel, no I/O. Parse, don't validate.
+
+pub mod identity;
+pub mod time;
+
+/// A rule was broken by the caller's input; the message is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValidationError(pub String);
+
+impl ValidationError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

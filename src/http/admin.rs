@@ -1,0 +1,91 @@
+//! Admin identity routes (contract §2.10 A1–A4). Admin role only.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::envelope::{self, Envelope, ErrorBody, Message, Paginated, Pagination, RawError};
+use super::extract::{AuthUser, PageQuery, parse_id};
+use super::identity::UserDto;
+use crate::db::users;
+use crate::domain::identity::Role;
+use crate::error::AppError;
+
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+    params(("page" = Option<i64>, Query, description = "default 1"), ("limit" = Option<i64>, Query, description = "1..100, default 20")),
+    responses((status = 200, description = "newest first", body = Paginated<UserDto>),
+              (status = 401, body = RawError), (status = 403, body = RawError)))]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Role::Admin)?;
+    let (page, limit) = query.admin();
+    let mut conn = state.pool.get().await?;
+    let (rows, total) = users::list(&mut conn, page, limit).await?;
+    let data = rows.into_iter().map(UserDto::from).collect();
+    Ok(envelope::paginated(data, Pagination::new(total, page, limit)))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Envelope<UserDto>), (status = 400, description = "invalid user ID", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Role::Admin)?;
+    let id = parse_id(&id, "user")?;
+    let mut conn = state.pool.get().await?;
+    let found = users::find(&mut conn, id).await?.ok_or_else(|| AppError::not_found("user", id))?;
+    Ok(envelope::ok(UserDto::from(found)))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/ban", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "banned: login refused, tokens dead", body = Envelope<Message>),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn ban_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Role::Admin)?;
+    let id = parse_id(&id, "user")?;
+    if id == user.id {
+        return Err(AppError::BadRequest("you cannot ban yourself".into()));
+    }
+    let mut conn = state.pool.get().await?;
+    if !users::ban(&mut conn, id).await? {
+        return Err(AppError::not_found("user", id));
+    }
+    tracing::warn!(admin_id = %user.id, banned_user_id = %id, "user banned");
+    Ok(envelope::message("user banned successfully"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserStats {
+    pub total_users: i64,
+    /// always has owner, runner, admin and shop
+    pub by_role: BTreeMap<String, i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/stats/users", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Envelope<UserStats>), (status = 403, body = RawError)))]
+pub async fn user_stats(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    user.require(Role::Admin)?;
+    let mut conn = state.pool.get().await?;
+    let counts = users::count_by_role(&mut conn).await?;
+    let mut by_role: BTreeMap<String, i64> = Role::ALL.iter().map(|r| (r.as_str().to_owned(), 0)).collect();
+    for (role, n) in counts {
+        by_role.insert(role, n);
+    }
+    let total_users = by_role.values().sum();
+    Ok(envelope::ok(UserStats { total_users, by_role }))
+}

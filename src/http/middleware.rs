@@ -1,0 +1,205 @@
+//! Request id + access log, security headers, CORS, and the Redis-backed
+//! rate limiter shared by every node.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use actix_cors::Cors;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::{Error, HttpMessage, ResponseError, web};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::AppState;
+use crate::auth::ACCESS;
+use crate::config::Settings;
+use crate::error::AppError;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, in request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn acceptable_request_id(raw: &str) -> bool {
+    !raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Echoes `X-Request-ID` (or makes one), runs the request inside a span
+/// carrying it, and logs one line per request.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let status = res.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, latency_ms, "request finished");
+        } else {
+            tracing::info!(status, latency_ms, "request finished");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(res)
+}
+
+/// Contract §1.10 security headers.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_XSS_PROTECTION, "1; mode=block"))
+        .add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"))
+        .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+}
+
+/// The apps' local origins plus the deployment's (contract §1.10).
+pub fn cors(settings: &Settings) -> Cors {
+    let defaults = ["http://localhost:3000", "http://localhost:3001", "http://localhost:3002", "http://localhost:8080"];
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::ORIGIN,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::AUTHORIZATION,
+            REQUEST_ID,
+        ])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .supports_credentials()
+        .max_age(12 * 3600);
+    for origin in defaults.iter().copied().chain(settings.server.cors_origins.iter().map(String::as_str)) {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+/// Which limit applies to a path, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    /// Identity routes: per client IP (contract §1.10).
+    Identity,
+    /// Every other API route: per user, or per IP when anonymous.
+    Api,
+}
+
+pub fn scope_for(path: &str) -> Option<LimitScope> {
+    const IDENTITY: [&str; 5] = [
+        "/api/v1/auth/",
+        "/api/v1/runners/apply",
+        "/api/v1/referrals/",
+        "/api/v1/admin/users",
+        "/api/v1/admin/stats/users",
+    ];
+    if IDENTITY.iter().any(|p| path.starts_with(p)) {
+        Some(LimitScope::Identity)
+    } else if path == "/api/v1/runners/me/location" || path == "/api/v1/openapi.json" {
+        None
+    } else if path.starts_with("/api/") {
+        Some(LimitScope::Api)
+    } else {
+        None
+    }
+}
+
+fn client_ip(req: &ServiceRequest, trust_forwarded: bool) -> String {
+    if trust_forwarded {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return ip.to_owned();
+        }
+    }
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Fixed-window limiter on Redis, so every node counts against the same
+/// window. Each window is its own key: it ends on the clock whatever the
+/// traffic, so a client that keeps calling while blocked is let through in
+/// the next window (the reference's limiter blocked it forever). When
+/// Redis is unreachable the request goes through and a warning is logged:
+/// losing the limiter must not take the API down.
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let Some(scope) = scope_for(req.path()) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let settings = &state.settings.rate_limit;
+    let (limit, subject, label) = match scope {
+        LimitScope::Identity => {
+            (settings.auth_per_minute, client_ip(&req, state.settings.server.trust_forwarded_for), "auth")
+        }
+        LimitScope::Api => {
+            let user = super::extract::bearer_token(req.request())
+                .ok()
+                .and_then(|t| state.keys.decode(&t))
+                .filter(|c| c.token_type == ACCESS)
+                .map(|c| format!("user:{}", c.sub));
+            let subject = user.unwrap_or_else(|| format!("ip:{}", client_ip(&req, state.settings.server.trust_forwarded_for)));
+            (settings.api_per_minute, subject, "api")
+        }
+    };
+    let window = settings.window_secs.max(1);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let index = now / window;
+    let key = state.redis.key(&format!("rl:{label}:{subject}:{index}"));
+    match state.redis.count_hit(&key, window).await {
+        Ok(count) if count > u64::from(limit) => {
+            let retry_after_secs = (window - now % window).max(1);
+            let err = AppError::RateLimited { retry_after_secs };
+            Ok(req.into_response(err.error_response()).map_into_right_body())
+        }
+        Ok(_) => Ok(next.call(req).await?.map_into_left_body()),
+        Err(err) => {
+            tracing::warn!(error = %err, "rate limiter unavailable; request allowed");
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_routes_use_the_identity_limit() {
+        assert_eq!(scope_for("/api/v1/auth/login"), Some(LimitScope::Identity));
+        assert_eq!(scope_for("/api/v1/admin/users/abc/ban"), Some(LimitScope::Identity));
+        assert_eq!(scope_for("/api/v1/admin/stats/users"), Some(LimitScope::Identity));
+        assert_eq!(scope_for("/api/v1/bookings"), Some(LimitScope::Api));
+    }
+
+    #[test]
+    fn location_posts_and_probes_are_exempt() {
+        assert_eq!(scope_for("/api/v1/runners/me/location"), None);
+        assert_eq!(scope_for("/health"), None);
+        assert_eq!(scope_for("/ws"), None);
+    }
+
+    #[test]
+    fn request_ids_must_be_printable_and_short() {
+        assert!(acceptable_request_id("abc-123"));
+        assert!(!acceptable_request_id(""));
+        assert!(!acceptable_request_id("has space"));
+        assert!(!acceptable_request_id(&"x".repeat(129)));
+    }
+}

@@ -1,0 +1,40 @@
+//! The OpenAPI document, generated from the handlers' annotations and served
+//! at `/api/v1/openapi.json`.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, envelope, health, identity};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kilat Dispatch API", description = "REST contract of the Kilat apps (shared/contract/KILAT_API.md). \
+        Every JSON response is the Kilat envelope unless marked raw; timestamps are RFC 3339 UTC with whole seconds."),
+    paths(
+        health::health, health::readiness,
+        identity::register, identity::login, identity::refresh, identity::logout,
+        identity::get_profile, identity::update_profile, identity::forgot_password, identity::reset_password,
+        admin::list_users, admin::get_user, admin::ban_user, admin::user_stats,
+    ),
+    components(schemas(envelope::ErrorBody, envelope::RawError, envelope::Message, envelope::Pagination)),
+    modifiers(&BearerAuth),
+    tags((name = "identity"), (name = "admin"), (name = "health")),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+pub async fn spec() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,16 @@
+//! Outgoing mail. Sending real email is Later (contract §8.1); until then
+//! the default mailer writes the reset link to the log, and tests capture it.
+
+pub trait Mailer: Send + Sync {
+    fn send_password_reset(&self, email: &str, token: &str);
+}
+
+/// Logs instead of sending. Fine for development; in production the log
+/// line is the only way support can hand out a reset token for now.
+pub struct LogMailer;
+
+impl Mailer for LogMailer {
+    fn send_password_reset(&self, email: &str, token: &str) {
+        tracing::info!(%email, reset_token = %token, "password reset requested (email delivery is not wired yet)");
+    }
+}
