@@ -28,9 +28,9 @@ impl Environment {
             "local" | "development" | "dev" => Ok(Environment::Local),
             "test" => Ok(Environment::Test),
             "production" | "prod" => Ok(Environment::Production),
-            other => Err(ConfigError::Invalid(format!(
-                "KILAT_ENVIRONMENT must be local, test or production, not '{other}'"
-            ))),
+            other => {
+                Err(ConfigError::Invalid(format!("KILAT_ENVIRONMENT must be local, test or production, not '{other}'")))
+            }
         }
     }
 }
@@ -163,9 +163,7 @@ impl Settings {
             return Err(missing("auth.jwt_secret"));
         }
         if self.environment == Environment::Production && self.auth.jwt_secret.len() < 32 {
-            return Err(ConfigError::Invalid(
-                "auth.jwt_secret must be at least 32 characters in production".into(),
-            ));
+            return Err(ConfigError::Invalid("auth.jwt_secret must be at least 32 characters in production".into()));
         }
         if self.database.url.trim().is_empty() {
             return Err(missing("database.url"));

@@ -199,7 +199,10 @@ mod tests {
     async fn not_found_names_entity_and_id() {
         let (status, json) = body(AppError::not_found("user", "42")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(json, json!({"success": false, "error": "User not found", "detail": "User with id '42' was not found"}));
+        assert_eq!(
+            json,
+            json!({"success": false, "error": "User not found", "detail": "User with id '42' was not found"})
+        );
     }
 
     #[actix_web::test]

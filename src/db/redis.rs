@@ -50,12 +50,8 @@ impl RedisHandle {
     /// end whatever the traffic (blocked calls never extend it).
     pub async fn count_hit(&self, key: &str, window_secs: u64) -> Result<u64, RedisError> {
         let mut conn = self.connection();
-        let (count, _): (u64, bool) = ::redis::pipe()
-            .atomic()
-            .incr(key, 1u64)
-            .expire(key, window_secs as i64 + 1)
-            .query_async(&mut conn)
-            .await?;
+        let (count, _): (u64, bool) =
+            ::redis::pipe().atomic().incr(key, 1u64).expire(key, window_secs as i64 + 1).query_async(&mut conn).await?;
         Ok(count)
     }
 

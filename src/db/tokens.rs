@@ -42,9 +42,7 @@ async fn insert_refresh(
 
 pub async fn revoke_all_for_user(conn: &mut Conn, user_id: Uuid) -> Result<usize, diesel::result::Error> {
     diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::user_id.eq(user_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
+        refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)).filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(Utc::now()))
     .execute(conn)

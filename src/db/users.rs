@@ -78,12 +78,7 @@ pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<User>, AppError> {
 }
 
 pub async fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<User>, AppError> {
-    Ok(users::table
-        .filter(users::email.eq(email.as_str()))
-        .select(User::as_select())
-        .first(conn)
-        .await
-        .optional()?)
+    Ok(users::table.filter(users::email.eq(email.as_str())).select(User::as_select()).first(conn).await.optional()?)
 }
 
 pub async fn auth_state(conn: &mut Conn, id: Uuid) -> Result<Option<AuthState>, AppError> {
@@ -167,11 +162,7 @@ pub async fn list(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<User>, 
 }
 
 pub async fn count_by_role(conn: &mut Conn) -> Result<Vec<(String, i64)>, AppError> {
-    Ok(users::table
-        .group_by(users::role)
-        .select((users::role, diesel::dsl::count_star()))
-        .load(conn)
-        .await?)
+    Ok(users::table.group_by(users::role).select((users::role, diesel::dsl::count_star())).load(conn).await?)
 }
 
 /// Used by the refresh flow while it holds the token row lock.
@@ -190,9 +181,11 @@ pub(super) async fn set_password(conn: &mut Conn, id: Uuid, password_hash: &str)
         ))
         .execute(conn)
         .await?;
-    diesel::update(refresh_tokens::table.filter(refresh_tokens::user_id.eq(id)).filter(refresh_tokens::revoked_at.is_null()))
-        .set(refresh_tokens::revoked_at.eq(Utc::now()))
-        .execute(conn)
-        .await?;
+    diesel::update(
+        refresh_tokens::table.filter(refresh_tokens::user_id.eq(id)).filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -34,8 +34,7 @@ mod tests {
 
     #[test]
     fn emits_whole_seconds_with_z() {
-        let at = Utc.with_ymd_and_hms(2026, 5, 18, 4, 30, 0).unwrap()
-            + chrono::Duration::microseconds(123_456);
+        let at = Utc.with_ymd_and_hms(2026, 5, 18, 4, 30, 0).unwrap() + chrono::Duration::microseconds(123_456);
         assert_eq!(format(&at), "2026-05-18T04:30:00Z");
     }
 

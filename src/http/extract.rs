@@ -137,12 +137,14 @@ fn json_error(err: JsonPayloadError, limit: usize) -> AppError {
 }
 
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err: QueryPayloadError, _req| AppError::BadRequest(format!("invalid query string: {err}")).into())
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        AppError::BadRequest(format!("invalid query string: {err}")).into()
+    })
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err: PathError, _req| AppError::BadRequest(format!("invalid path: {err}")).into())
+    web::PathConfig::default()
+        .error_handler(|err: PathError, _req| AppError::BadRequest(format!("invalid path: {err}")).into())
 }
 
 #[cfg(test)]
@@ -168,7 +170,8 @@ mod tests {
     fn query_token_only_on_websocket_upgrades() {
         let plain = TestRequest::with_uri("/api/v1/auth/profile?token=abc").to_http_request();
         assert!(bearer_token(&plain).is_err());
-        let upgrade = TestRequest::with_uri("/ws?token=abc").insert_header((header::UPGRADE, "websocket")).to_http_request();
+        let upgrade =
+            TestRequest::with_uri("/ws?token=abc").insert_header((header::UPGRADE, "websocket")).to_http_request();
         assert_eq!(bearer_token(&upgrade).unwrap(), "abc");
     }
 

@@ -11,12 +11,12 @@ use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
 use super::extract::AuthUser;
 use crate::auth::{self, REFRESH};
+use crate::db::Conn;
 use crate::db::tokens::{self, Reset, Rotation};
 use crate::db::users::{self, NewUser, ProfileChanges, User};
-use crate::db::Conn;
+use crate::domain::ValidationError;
 use crate::domain::identity::{Email, NewPassword, Phone, Role, parse_full_name};
 use crate::domain::time;
-use crate::domain::ValidationError;
 use crate::error::AppError;
 
 /// UserDTO (contract §2.1): every key always present.
@@ -111,10 +111,7 @@ fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, Valid
 /// Hashes on a blocking thread: argon2 must not stall the event loop.
 async fn hash_password(state: &AppState, password: NewPassword) -> Result<String, AppError> {
     let passwords = state.passwords.clone();
-    web::block(move || passwords.hash(password.expose()))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::Internal)
+    web::block(move || passwords.hash(password.expose())).await.map_err(AppError::internal)?.map_err(AppError::Internal)
 }
 
 async fn verify_password(state: &AppState, password: String, stored: Option<String>) -> Result<bool, AppError> {
@@ -141,7 +138,8 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
     let body = body.into_inner();
     let email = Email::parse(required(&body.email, "email")?)?;
     let full_name = parse_full_name(required(&body.full_name, "full_name")?)?;
-    let password = NewPassword::parse(body.password.as_deref().ok_or_else(|| ValidationError::new("password is required"))?)?;
+    let password =
+        NewPassword::parse(body.password.as_deref().ok_or_else(|| ValidationError::new("password is required"))?)?;
     let role = Role::parse_self_registered(required(&body.role, "role")?)?;
     let phone = match body.phone.as_deref().map(str::trim) {
         Some(p) if !p.is_empty() => Phone::parse(p)?.as_str().to_owned(),
@@ -168,7 +166,8 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
 pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let email = Email::parse(required(&body.email, "email")?)?;
-    let password = body.password.filter(|p| !p.is_empty()).ok_or_else(|| ValidationError::new("password is required"))?;
+    let password =
+        body.password.filter(|p| !p.is_empty()).ok_or_else(|| ValidationError::new("password is required"))?;
     let mut conn = state.pool.get().await?;
     let user = users::find_by_email(&mut conn, &email).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());

@@ -74,13 +74,7 @@ pub fn cors(settings: &Settings) -> Cors {
     let defaults = ["http://localhost:3000", "http://localhost:3001", "http://localhost:3002", "http://localhost:8080"];
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allowed_headers([
-            header::ORIGIN,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            header::AUTHORIZATION,
-            REQUEST_ID,
-        ])
+        .allowed_headers([header::ORIGIN, header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION, REQUEST_ID])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .supports_credentials()
         .max_age(12 * 3600);
@@ -154,7 +148,8 @@ pub async fn rate_limit(
                 .and_then(|t| state.keys.decode(&t))
                 .filter(|c| c.token_type == ACCESS)
                 .map(|c| format!("user:{}", c.sub));
-            let subject = user.unwrap_or_else(|| format!("ip:{}", client_ip(&req, state.settings.server.trust_forwarded_for)));
+            let subject =
+                user.unwrap_or_else(|| format!("ip:{}", client_ip(&req, state.settings.server.trust_forwarded_for)));
             (settings.api_per_minute, subject, "api")
         }
     };

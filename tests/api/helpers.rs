@@ -1,0 +1,314 @@
+//! The test harness: `spawn_app()` starts a real `kilat` on port 0 against a
+//! fresh PostGIS database cloned from a migrated template (dropped when the
+//! test ends) and a Redis key prefix of its own.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use awc::http::header::HeaderMap;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use kilat::app::{Application, Dependencies};
+use kilat::config::{Environment, Settings};
+use kilat::mailer::Mailer;
+
+/// Records reset mails instead of sending them.
+#[derive(Default)]
+pub struct CapturingMailer {
+    sent: Mutex<Vec<(String, String)>>,
+}
+
+impl Mailer for CapturingMailer {
+    fn send_password_reset(&self, email: &str, token: &str) {
+        self.sent.lock().unwrap().push((email.to_owned(), token.to_owned()));
+    }
+}
+
+impl CapturingMailer {
+    pub fn reset_tokens_for(&self, email: &str) -> Vec<String> {
+        self.sent.lock().unwrap().iter().filter(|(e, _)| e == email).map(|(_, t)| t.clone()).collect()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub settings: Settings,
+    pub mailer: Arc<CapturingMailer>,
+    pub client: awc::Client,
+    // dropped with the app: the per-test database goes away
+    _database: TestDatabase,
+}
+
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// `Value::Null` for an empty body.
+    pub body: Value,
+    pub text: String,
+}
+
+/// A session as the apps hold it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+pub fn test_settings() -> Settings {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut settings = Settings::load_from(&dir, Environment::Test).expect("test settings");
+    settings.database.migrate_on_start = false;
+    settings.redis.key_prefix = format!("test:{}:", Uuid::new_v4().simple());
+    settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts an app; `customise` may change settings (limits, Redis URL…).
+pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
+    let database = TestDatabase::create(&settings.database.url).await;
+    settings.database.url = database.url.clone();
+    customise(&mut settings);
+    start(settings, database).await
+}
+
+/// A second node of the same cluster: same database and Redis prefix.
+pub async fn spawn_peer(of: &TestApp) -> TestApp {
+    let settings = of.settings.clone();
+    let database =
+        TestDatabase { name: String::new(), admin_url: String::new(), url: of.settings.database.url.clone() };
+    start(settings, database).await
+}
+
+async fn start(settings: Settings, database: TestDatabase) -> TestApp {
+    let mailer = Arc::new(CapturingMailer::default());
+    let app = Application::build(settings.clone(), Dependencies { mailer: mailer.clone() }).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let client = awc::Client::builder().timeout(Duration::from_secs(15)).finish();
+    TestApp { address, settings, mailer, client, _database: database }
+}
+
+impl TestApp {
+    pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> TestResponse {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = match body {
+            Some(body) => req.send_json(body).await,
+            None => req.send().await,
+        };
+        read(resp.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.request("GET", path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        self.request("POST", path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        self.request("PUT", path, token, Some(body)).await
+    }
+
+    /// POST with a raw body and content type, for malformed-input tests.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> TestResponse {
+        let resp = self
+            .client
+            .post(format!("{}{}", self.address, path))
+            .insert_header(("content-type", content_type))
+            .send_body(body)
+            .await;
+        read(resp.expect("request sent")).await
+    }
+
+    pub async fn register(&self, email: &str, role: &str) -> Session {
+        let resp = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                &json!({"email": email, "password": "correct-horse", "full_name": "Test Person", "role": role}),
+            )
+            .await;
+        assert_eq!(resp.status, 201, "register {email}: {}", resp.text);
+        session(&resp.body)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.post("/api/v1/auth/login", None, &json!({"email": email, "password": password})).await
+    }
+
+    /// An admin made the only way there is: the `kilat admin create` path.
+    pub async fn admin(&self, email: &str) -> Session {
+        kilat::app::create_admin(&self.settings, email, "admin-password", "Admin").await.expect("admin created");
+        let resp = self.login(email, "admin-password").await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        session(&resp.body)
+    }
+
+    pub async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.settings.database.url).await.expect("test db connection")
+    }
+
+    pub async fn sql(&self, statement: &str) {
+        let mut conn = self.db().await;
+        diesel::sql_query(statement).execute(&mut conn).await.expect(statement);
+    }
+}
+
+pub fn session(body: &Value) -> Session {
+    let data = &body["data"];
+    Session {
+        access: data["access_token"].as_str().expect("access_token").to_owned(),
+        refresh: data["refresh_token"].as_str().expect("refresh_token").to_owned(),
+        user_id: data["user"]["id"].as_str().expect("user.id").to_owned(),
+    }
+}
+
+async fn read<S>(mut resp: awc::ClientResponse<S>) -> TestResponse
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.body().limit(4 * 1024 * 1024).await.expect("body read");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    TestResponse { status, headers, body, text }
+}
+
+/// A database of its own for one test, dropped (with FORCE) when the test ends.
+struct TestDatabase {
+    name: String,
+    admin_url: String,
+    url: String,
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("database url has a path");
+    format!("{base}/{name}")
+}
+
+/// Hash of the migrations: the template is rebuilt whenever they change.
+fn migrations_fingerprint() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut entries: Vec<_> = walk(&root);
+    entries.sort();
+    let mut hasher = Sha256::new();
+    for path in entries {
+        hasher.update(path.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&path).unwrap());
+    }
+    hex::encode(&hasher.finalize()[..6])
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+async fn template(admin_url: &str) -> String {
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("kilat_tpl_{}", migrations_fingerprint());
+            let mut conn = AsyncPgConnection::establish(admin_url).await.expect("admin connection");
+            // Several test processes may race to build it.
+            diesel::sql_query("SELECT pg_advisory_lock(727272)").execute(&mut conn).await.unwrap();
+            #[derive(diesel::QueryableByName)]
+            struct Found {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                found: bool,
+            }
+            let exists = diesel::sql_query(format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}') AS found"
+            ))
+            .get_result::<Found>(&mut conn)
+            .await
+            .unwrap()
+            .found;
+            if !exists {
+                let building = format!("{name}_building");
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                diesel::sql_query(format!("CREATE DATABASE \"{building}\"")).execute(&mut conn).await.unwrap();
+                kilat::db::run_migrations(&with_database(admin_url, &building)).await.expect("migrations apply");
+                diesel::sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            diesel::sql_query("SELECT pg_advisory_unlock(727272)").execute(&mut conn).await.unwrap();
+            name
+        })
+        .await
+        .clone()
+}
+
+impl TestDatabase {
+    async fn create(admin_url: &str) -> Self {
+        let template = template(admin_url).await;
+        let name = format!("kilat_test_{}", Uuid::new_v4().simple());
+        let mut conn = AsyncPgConnection::establish(admin_url).await.expect("admin connection");
+        let mut attempt = 0;
+        loop {
+            let created = diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+                .execute(&mut conn)
+                .await;
+            match created {
+                Ok(_) => break,
+                // concurrent clones of one template can collide briefly
+                Err(err) if attempt < 20 => {
+                    attempt += 1;
+                    eprintln!("retrying CREATE DATABASE: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => panic!("cannot create test database: {err}"),
+            }
+        }
+        Self { url: with_database(admin_url, &name), name, admin_url: admin_url.to_owned() }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
+        let (name, admin_url) = (self.name.clone(), self.admin_url.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let mut conn = AsyncPgConnection::establish(&admin_url).await?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if let Ok(Err(err)) = dropped {
+            eprintln!("could not drop test database {}: {err}", self.name);
+        }
+    }
+}
