@@ -67,3 +67,39 @@ async fn probes_are_never_limited() {
         assert_eq!(app.get("/health", None).await.status, 200);
     }
 }
+
+#[actix_web::test]
+async fn the_101st_identity_request_in_a_minute_is_refused() {
+    // The production default: 100 per minute per IP.
+    let app = crate::helpers::spawn_app().await;
+    assert_eq!(app.settings.rate_limit.auth_per_minute, 100);
+    let left = 60 - chrono::Utc::now().timestamp() % 60;
+    if left < 15 {
+        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
+    }
+    let forgot = json!({"email": "someone@example.my"});
+    for i in 1..=100 {
+        let resp = app.post("/api/v1/auth/forgot-password", None, &forgot).await;
+        assert_eq!(resp.status, 202, "request {i}");
+    }
+    let resp = app.post("/api/v1/auth/forgot-password", None, &forgot).await;
+    assert_eq!(resp.status, 429);
+}
+
+#[actix_web::test]
+async fn other_api_routes_are_limited_per_user() {
+    let app = spawn_app_with(|s| s.rate_limit.api_per_minute = 3).await;
+    let left = 60 - chrono::Utc::now().timestamp() % 60;
+    if left < 10 {
+        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
+    }
+    let a = app.register("limit-a@example.my", "owner").await;
+    let b = app.register("limit-b@example.my", "owner").await;
+    // Any /api route outside identity counts; an unknown one still answers 404.
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/elsewhere", Some(&a.access)).await.status, 404);
+    }
+    assert_eq!(app.get("/api/v1/elsewhere", Some(&a.access)).await.status, 429);
+    // Another user on the same IP has a quota of their own.
+    assert_eq!(app.get("/api/v1/elsewhere", Some(&b.access)).await.status, 404);
+}

@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# Multi-stage: a cached dependency layer, then the app, then a slim runtime.
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+ENV CARGO_TERM_COLOR=never
+# 1. dependencies only (cached until Cargo.toml / Cargo.lock change)
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src tests/api \
+ && echo 'fn main() {}' > src/main.rs \
+ && echo '' > src/lib.rs \
+ && echo '' > tests/api/main.rs \
+ && cargo build --release --locked --bin kilat \
+ && rm -rf src tests
+# 2. the application
+COPY src ./src
+COPY migrations ./migrations
+COPY tests ./tests
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin kilat
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home kilat
+WORKDIR /app
+COPY --from=build /src/target/release/kilat /usr/local/bin/kilat
+COPY config ./config
+USER kilat
+ENV KILAT_ENVIRONMENT=production \
+    KILAT__SERVER__HOST=0.0.0.0 \
+    KILAT__SERVER__PORT=8080
+EXPOSE 8080
+ENTRYPOINT ["kilat"]
+CMD ["serve"]

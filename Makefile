@@ -1,0 +1,35 @@
+# The two commands: `make run` and `make test`. Both start what they need.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: run test deps check fmt clippy unit schema-check release docker
+
+## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
+run: deps
+	KILAT_ENVIRONMENT=local $(CARGO) run --bin kilat -- serve
+
+## Every check: formatting, clippy with -D warnings, schema drift, and all tests.
+test: deps check
+	$(CARGO) test --all-targets
+
+## Services only (idempotent).
+deps:
+	bash scripts/deps.sh
+
+check: fmt clippy schema-check
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## src/db/schema.rs must match what the migrations produce.
+schema-check:
+	bash scripts/schema-check.sh
+
+release:
+	$(CARGO) build --release --bin kilat
+
+docker:
+	docker build -t kilat:latest .
