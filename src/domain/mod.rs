@@ -1,6 +1,13 @@
 //! Pure types and rules: no actix, no diesel, no I/O. Parse, don't validate.
 
+pub mod booking;
+pub mod crates;
+pub mod eligibility;
+pub mod events;
+pub mod geo;
 pub mod identity;
+pub mod pet;
+pub mod pricing;
 pub mod time;
 
 /// A rule was broken by the caller's input; the message is shown to the user.

@@ -47,3 +47,39 @@ mod tests {
         assert!(parse("yesterday").is_none());
     }
 }
+
+/// `#[serde(with = "crate::domain::time::rfc3339")]`: whole-second output,
+/// lenient input.
+pub mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        super::serialize(at, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let raw = String::deserialize(d)?;
+        super::parse(&raw).ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 timestamp: {raw}")))
+    }
+}
+
+/// The same for `Option<DateTime<Utc>>` (`null` when absent).
+pub mod rfc3339_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        super::serialize_opt(at, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(raw) if raw.trim().is_empty() => Ok(None),
+            Some(raw) => super::parse(&raw)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 timestamp: {raw}"))),
+        }
+    }
+}
