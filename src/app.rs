@@ -13,7 +13,9 @@ use crate::auth::{Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::redis::RedisHandle;
 use crate::db::{self, users};
+use crate::domain::eligibility;
 use crate::domain::identity::{Email, NewPassword, Role, parse_full_name};
+use crate::domain::pricing::StandardPricing;
 use crate::error::BoxError;
 use crate::http::{self, AppState, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
@@ -92,7 +94,18 @@ fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxEr
     let redis = RedisHandle::new(&settings.redis)?;
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
-    Ok(AppState { settings: Arc::new(settings), pool, redis, keys, passwords, mailer: deps.mailer })
+    let quality = eligibility::quality_policy(&settings.marketplace.quality_policy)
+        .ok_or_else(|| format!("unknown quality policy {}", settings.marketplace.quality_policy))?;
+    Ok(AppState {
+        settings: Arc::new(settings),
+        pool,
+        redis,
+        keys,
+        passwords,
+        mailer: deps.mailer,
+        quality,
+        pricing: Box::new(StandardPricing),
+    })
 }
 
 /// `kilat admin create`: the only way to make an admin (public

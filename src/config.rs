@@ -52,6 +52,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
+    pub marketplace: MarketplaceSettings,
     pub log: LogSettings,
 }
 
@@ -116,6 +117,12 @@ pub struct RateLimitSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct MarketplaceSettings {
+    pub platform_fee_percent: i64,
+    pub quality_policy: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub format: String,
     pub level: String,
@@ -173,6 +180,14 @@ impl Settings {
         }
         if self.database.pool_max_size == 0 {
             return Err(ConfigError::Invalid("database.pool_max_size must be at least 1".into()));
+        }
+        if !(0..=100).contains(&self.marketplace.platform_fee_percent) {
+            return Err(ConfigError::Invalid("marketplace.platform_fee_percent must be within 0..=100".into()));
+        }
+        if crate::domain::eligibility::quality_policy(&self.marketplace.quality_policy).is_none() {
+            return Err(ConfigError::Invalid(
+                "marketplace.quality_policy must be \"standard\" or \"five_star\"".into(),
+            ));
         }
         if self.rate_limit.window_secs == 0 {
             return Err(ConfigError::Invalid("rate_limit.window_secs must be at least 1".into()));

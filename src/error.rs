@@ -25,6 +25,9 @@ pub enum AppError {
     /// 404 `"<Entity> not found"`, detail `"<Entity> with id '<id>' was not found"`.
     #[error("{entity} not found")]
     NotFound { entity: &'static str, id: Option<String> },
+    /// 404 with an exact message and no detail (`runner not found`).
+    #[error("{0}")]
+    Missing(String),
     /// 409 duplicate or conflict.
     #[error("{0}")]
     Conflict(String),
@@ -34,6 +37,9 @@ pub enum AppError {
     /// 422 `cannot transition from '<from>' to '<to>'`.
     #[error("cannot transition from '{from}' to '{to}'")]
     InvalidTransition { from: String, to: String },
+    /// 422 with a detail, e.g. `runner is not eligible for this booking`.
+    #[error("{error}")]
+    Unprocessable { error: String, detail: String },
     /// Raw `{"error":…}` from the auth middleware layer (no `success` key).
     #[error("{message}")]
     Auth { status: StatusCode, message: &'static str },
@@ -128,10 +134,10 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::NotFound { .. } | AppError::Missing(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::InvalidTransition { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::InvalidTransition { .. } | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Auth { status, .. } => *status,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -174,6 +180,7 @@ impl ResponseError for AppError {
                 tracing::error!(error = %chain, "internal server error");
                 envelope_error(status, "internal server error", "")
             }
+            AppError::Unprocessable { error, detail } => envelope_error(status, error, detail),
             AppError::Unavailable(message) => {
                 tracing::warn!(error = %message, "dependency unavailable");
                 envelope_error(status, message, "")

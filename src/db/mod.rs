@@ -2,9 +2,14 @@
 //! only what may be lost or rebuilt (rate-limit counters, later presence,
 //! leases and fan-out).
 
+pub mod bookings;
+pub mod outbox;
+pub mod pets;
 pub mod pool;
 pub mod redis;
+pub mod runners;
 pub mod schema;
+pub mod shops;
 pub mod tokens;
 pub mod users;
 

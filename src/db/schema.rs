@@ -4,6 +4,106 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    booking_decline_reasons (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        runner_id -> Uuid,
+        reason -> Text,
+        declined_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    booking_photos (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        runner_id -> Uuid,
+        photo_type -> Text,
+        photo_url -> Text,
+        caption -> Text,
+        taken_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    booking_status_history (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Nullable<Uuid>,
+        reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    bookings (id) {
+        id -> Uuid,
+        #[max_length = 20]
+        booking_number -> Varchar,
+        owner_id -> Uuid,
+        runner_id -> Nullable<Uuid>,
+        status -> Text,
+        pet_spec -> Jsonb,
+        crate_requirement -> Jsonb,
+        pickup_address -> Jsonb,
+        dropoff_address -> Jsonb,
+        route_spec -> Nullable<Jsonb>,
+        pet_type -> Text,
+        pet_weight_kg -> Float8,
+        min_crate_rank -> Int4,
+        needs_temp_control -> Bool,
+        pickup_lat -> Float8,
+        pickup_lng -> Float8,
+        pickup_location -> Nullable<Geography>,
+        estimated_price_cents -> Int8,
+        final_price_cents -> Nullable<Int8>,
+        currency -> Text,
+        scheduled_at -> Nullable<Timestamptz>,
+        picked_up_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        #[max_length = 500]
+        cancel_note -> Varchar,
+        #[max_length = 1000]
+        notes -> Varchar,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    outbox (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        aggregate_type -> Text,
+        aggregate_id -> Uuid,
+        event_type -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     password_reset_tokens (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -11,6 +111,54 @@ diesel::table! {
         expires_at -> Timestamptz,
         used_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    pet_shops (id) {
+        id -> Uuid,
+        owner_id -> Nullable<Uuid>,
+        name -> Text,
+        address -> Text,
+        latitude -> Float8,
+        longitude -> Float8,
+        location -> Nullable<Geography>,
+        phone -> Text,
+        email -> Text,
+        category -> Text,
+        services -> Array<Nullable<Text>>,
+        rating -> Float8,
+        image_url -> Text,
+        opening_hours -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    pets (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        name -> Text,
+        pet_type -> Text,
+        breed -> Text,
+        weight_kg -> Float8,
+        age_months -> Int4,
+        allergies -> Text,
+        special_needs -> Text,
+        notes -> Text,
+        photo_url -> Text,
+        vaccination_status -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -27,6 +175,54 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         replaced_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    runner_crates (id) {
+        id -> Uuid,
+        runner_id -> Uuid,
+        size -> Text,
+        size_rank -> Int4,
+        pet_types -> Array<Nullable<Text>>,
+        max_weight_kg -> Float8,
+        width_cm -> Float8,
+        height_cm -> Float8,
+        depth_cm -> Float8,
+        ventilated -> Bool,
+        temperature_controlled -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    runners (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        full_name -> Text,
+        phone -> Text,
+        vehicle_type -> Text,
+        vehicle_plate -> Text,
+        vehicle_model -> Text,
+        vehicle_year -> Nullable<Int4>,
+        air_conditioned -> Bool,
+        session_status -> Text,
+        latitude -> Nullable<Float8>,
+        longitude -> Nullable<Float8>,
+        location -> Nullable<Geography>,
+        location_updated_at -> Nullable<Timestamptz>,
+        rating -> Float8,
+        total_trips -> Int4,
+        completion_rate -> Float8,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -51,7 +247,29 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(booking_decline_reasons -> bookings (booking_id));
+diesel::joinable!(booking_decline_reasons -> users (runner_id));
+diesel::joinable!(booking_photos -> bookings (booking_id));
+diesel::joinable!(booking_photos -> users (runner_id));
+diesel::joinable!(booking_status_history -> bookings (booking_id));
 diesel::joinable!(password_reset_tokens -> users (user_id));
+diesel::joinable!(pet_shops -> users (owner_id));
+diesel::joinable!(pets -> users (owner_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(runner_crates -> runners (runner_id));
+diesel::joinable!(runners -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(password_reset_tokens, refresh_tokens, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    booking_decline_reasons,
+    booking_photos,
+    booking_status_history,
+    bookings,
+    outbox,
+    password_reset_tokens,
+    pet_shops,
+    pets,
+    refresh_tokens,
+    runner_crates,
+    runners,
+    users,
+);

@@ -4,8 +4,11 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use uuid::Uuid;
+
 use super::ValidationError;
 use super::geo::Coordinates;
+use super::identity::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -168,10 +171,61 @@ pub fn parse_cancel_note(raw: Option<&str>) -> Result<String, ValidationError> {
     Ok(note)
 }
 
+/// Who is acting on a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub id: Uuid,
+    pub role: Role,
+}
+
+/// The people a booking belongs to (contract §4.15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parties {
+    pub owner_id: Uuid,
+    pub runner_id: Option<Uuid>,
+}
+
+impl Parties {
+    pub fn is_owner(&self, actor: Actor) -> bool {
+        actor.id == self.owner_id
+    }
+
+    pub fn is_assigned_runner(&self, actor: Actor) -> bool {
+        self.runner_id == Some(actor.id)
+    }
+
+    /// The owner, the assigned runner, or an admin.
+    pub fn is_participant(&self, actor: Actor) -> bool {
+        actor.role == Role::Admin || self.is_owner(actor) || self.is_assigned_runner(actor)
+    }
+
+    /// Participants, and any runner while the booking is in the open pool.
+    pub fn may_read(&self, actor: Actor, status: BookingStatus) -> bool {
+        self.is_participant(actor)
+            || (actor.role == Role::Runner && status == BookingStatus::Requested && self.runner_id.is_none())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use BookingStatus::*;
+
+    #[test]
+    fn who_may_read_a_booking() {
+        let (owner, runner, other, admin) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let open = Parties { owner_id: owner, runner_id: None };
+        let taken = Parties { owner_id: owner, runner_id: Some(runner) };
+        let a = |id, role| Actor { id, role };
+        assert!(open.may_read(a(owner, Role::Owner), Requested));
+        assert!(open.may_read(a(other, Role::Runner), Requested));
+        assert!(!open.may_read(a(other, Role::Owner), Requested));
+        assert!(!open.may_read(a(other, Role::Shop), Requested));
+        assert!(!open.may_read(a(other, Role::Runner), Cancelled));
+        assert!(taken.may_read(a(runner, Role::Runner), Accepted));
+        assert!(!taken.may_read(a(other, Role::Runner), Accepted));
+        assert!(taken.may_read(a(admin, Role::Admin), Accepted));
+    }
 
     #[test]
     fn every_pair_of_the_state_machine() {

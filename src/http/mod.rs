@@ -2,12 +2,16 @@
 //! the answer into the Kilat envelope.
 
 pub mod admin;
+pub mod bookings;
 pub mod envelope;
 pub mod extract;
 pub mod health;
 pub mod identity;
 pub mod middleware;
 pub mod openapi;
+pub mod pets;
+pub mod petshops;
+pub mod runners;
 
 use std::sync::Arc;
 
@@ -18,6 +22,8 @@ use crate::auth::{Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::PgPool;
 use crate::db::redis::RedisHandle;
+use crate::domain::eligibility::QualityPolicy;
+use crate::domain::pricing::PricingStrategy;
 use crate::error::envelope_error;
 use crate::mailer::Mailer;
 
@@ -29,11 +35,16 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub passwords: Passwords,
     pub mailer: Arc<dyn Mailer>,
+    pub quality: Box<dyn QualityPolicy>,
+    pub pricing: Box<dyn PricingStrategy>,
 }
 
-/// Every route of the service.
+/// Every route of the service. Literal segments (`/nearby`, `/me`,
+/// `/mine`, `/quote`) are registered before `{id}` so they win.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health)).route("/readiness", web::get().to(health::readiness)).service(
+    cfg.route("/health", web::get().to(health::health));
+    cfg.route("/readiness", web::get().to(health::readiness));
+    cfg.service(
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi::spec))
             .service(
@@ -52,9 +63,61 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/users", web::get().to(admin::list_users))
                     .route("/users/{id}", web::get().to(admin::get_user))
                     .route("/users/{id}/ban", web::post().to(admin::ban_user))
-                    .route("/stats/users", web::get().to(admin::user_stats)),
+                    .route("/stats/users", web::get().to(admin::user_stats))
+                    .route("/bookings", web::get().to(bookings::admin_list))
+                    .route("/stats/bookings", web::get().to(bookings::admin_stats)),
+            )
+            .service(
+                web::scope("/runners")
+                    .route("", web::post().to(runners::create))
+                    .route("/nearby", web::get().to(runners::nearby))
+                    .route("/me", web::get().to(runners::me))
+                    .route("/me", web::put().to(runners::update_me))
+                    .route("/me/online", web::post().to(runners::online))
+                    .route("/me/offline", web::post().to(runners::offline))
+                    .route("/me/location", web::post().to(runners::location))
+                    .route("/me/crates", web::post().to(runners::add_crate)),
+            )
+            .service(
+                web::scope("/petshops")
+                    .route("", web::get().to(petshops::list))
+                    .route("", web::post().to(petshops::create))
+                    .route("/nearby", web::get().to(petshops::nearby))
+                    .route("/mine", web::get().to(petshops::mine))
+                    .route("/{id}", web::get().to(petshops::get))
+                    .route("/{id}", web::put().to(petshops::update))
+                    .route("/{id}", web::delete().to(petshops::delete)),
+            )
+            .service(pet_routes("/pets"))
+            .service(pet_routes("/users/me/pets"))
+            .service(
+                web::scope("/bookings")
+                    .route("", web::post().to(bookings::create))
+                    .route("", web::get().to(bookings::list))
+                    .route("/quote", web::post().to(bookings::quote))
+                    .route("/{id}", web::get().to(bookings::get))
+                    .route("/{id}/accept", web::post().to(bookings::accept))
+                    .route("/{id}/decline", web::post().to(bookings::decline))
+                    .route("/{id}/pickup", web::post().to(bookings::pickup))
+                    .route("/{id}/deliver", web::post().to(bookings::deliver))
+                    .route("/{id}/confirm", web::post().to(bookings::confirm))
+                    .route("/{id}/cancel", web::post().to(bookings::cancel))
+                    .route("/{id}/rebook", web::post().to(bookings::rebook))
+                    .route("/{id}/photo", web::post().to(bookings::add_photo))
+                    .route("/{id}/photos", web::get().to(bookings::photos))
+                    .route("/{id}/history", web::get().to(bookings::history)),
             ),
     );
+}
+
+/// Pet profiles, served identically on both paths (contract §2.3).
+fn pet_routes(path: &str) -> actix_web::Scope {
+    web::scope(path)
+        .route("", web::post().to(pets::create))
+        .route("", web::get().to(pets::list))
+        .route("/{id}", web::get().to(pets::get))
+        .route("/{id}", web::put().to(pets::update))
+        .route("/{id}", web::delete().to(pets::archive))
 }
 
 /// Unknown routes: a 404 in the envelope.

@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, envelope, health, identity};
+use super::{admin, bookings, envelope, health, identity, pets, petshops, runners};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,10 +16,20 @@ use super::{admin, envelope, health, identity};
         identity::register, identity::login, identity::refresh, identity::logout,
         identity::get_profile, identity::update_profile, identity::forgot_password, identity::reset_password,
         admin::list_users, admin::get_user, admin::ban_user, admin::user_stats,
+        bookings::admin_list, bookings::admin_stats,
+        runners::create, runners::me, runners::update_me, runners::online, runners::offline, runners::location,
+        runners::add_crate, runners::nearby,
+        pets::create, pets::list, pets::get, pets::update, pets::archive,
+        petshops::list, petshops::nearby, petshops::mine, petshops::get, petshops::create, petshops::update,
+        petshops::delete,
+        bookings::create, bookings::quote, bookings::list, bookings::get, bookings::accept, bookings::decline,
+        bookings::pickup, bookings::deliver, bookings::confirm, bookings::cancel, bookings::rebook,
+        bookings::add_photo, bookings::photos, bookings::history,
     ),
     components(schemas(envelope::ErrorBody, envelope::RawError, envelope::Message, envelope::Pagination)),
     modifiers(&BearerAuth),
-    tags((name = "identity"), (name = "admin"), (name = "health")),
+    tags((name = "identity"), (name = "admin"), (name = "health"), (name = "runners"), (name = "pets",
+        description = "also served on /api/v1/users/me/pets"), (name = "petshops"), (name = "bookings")),
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,9 @@
+DROP TABLE outbox;
+DROP TABLE booking_photos;
+DROP TABLE booking_decline_reasons;
+DROP TABLE booking_status_history;
+DROP TABLE bookings;
+DROP TABLE pet_shops;
+DROP TABLE pets;
+DROP TABLE runner_crates;
+DROP TABLE runners;
