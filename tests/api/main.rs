@@ -3,8 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod authz;
+mod bookings;
+mod fixtures;
 mod health;
 mod helpers;
 mod identity;
+mod pets;
+mod petshops;
 mod platform;
 mod rate_limit;
+mod runners;
