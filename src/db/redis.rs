@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands, Client, RedisError};
+use ::redis::{Client, RedisError};
 
 use crate::config::RedisSettings;
 use crate::error::BoxError;
@@ -53,11 +53,5 @@ impl RedisHandle {
         let (count, _): (u64, bool) =
             ::redis::pipe().atomic().incr(key, 1u64).expire(key, window_secs as i64 + 1).query_async(&mut conn).await?;
         Ok(count)
-    }
-
-    pub async fn delete(&self, key: &str) -> Result<(), RedisError> {
-        let mut conn = self.connection();
-        let _: u64 = conn.del(key).await?;
-        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, Paginated, Pagination, RawError};
-use super::extract::{AuthUser, PageQuery, parse_id};
+use super::extract::{AuthUser, PageQuery, parse_id, tally};
 use super::identity::UserDto;
 use crate::db::users;
 use crate::domain::identity::Role;
@@ -82,10 +82,6 @@ pub async fn user_stats(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
     user.require(Role::Admin)?;
     let mut conn = state.pool.get().await?;
     let counts = users::count_by_role(&mut conn).await?;
-    let mut by_role: BTreeMap<String, i64> = Role::ALL.iter().map(|r| (r.as_str().to_owned(), 0)).collect();
-    for (role, n) in counts {
-        by_role.insert(role, n);
-    }
-    let total_users = by_role.values().sum();
+    let (total_users, by_role) = tally(Role::ALL.map(Role::as_str), counts);
     Ok(envelope::ok(UserStats { total_users, by_role }))
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Paginated, Pagination, RawError};
-use super::extract::{AuthUser, PageQuery, parse_id};
+use super::extract::{AuthUser, PageQuery, parse_id, tally};
 use crate::db::bookings::{self, Booking, HistoryRow, NewBooking, Photo, Scope, StatusFilter};
 use crate::domain::ValidationError;
 use crate::domain::booking::{Actor, AddressInput, BookingStatus, MAX_NOTES, parse_cancel_note, parse_decline_reason};
@@ -555,9 +555,7 @@ pub struct BookingStats {
 pub async fn admin_stats(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
     let mut conn = state.pool.get().await?;
-    let mut by_status: BTreeMap<String, i64> = BookingStatus::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
-    for (status, n) in bookings::count_by_status(&mut conn).await? {
-        by_status.insert(status, n);
-    }
-    Ok(envelope::ok(BookingStats { total_bookings: by_status.values().sum(), by_status }))
+    let counts = bookings::count_by_status(&mut conn).await?;
+    let (total_bookings, by_status) = tally(BookingStatus::ALL.map(BookingStatus::as_str), counts);
+    Ok(envelope::ok(BookingStats { total_bookings, by_status }))
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::AppState;
 use crate::auth::ACCESS;
 use crate::db::users;
+use crate::domain::ValidationError;
 use crate::domain::identity::Role;
 use crate::error::AppError;
 
@@ -115,6 +116,33 @@ impl PageQuery {
 /// A path id: a malformed one is a 400 naming the entity (`invalid user ID`).
 pub fn parse_id(raw: &str, entity: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(raw.trim()).map_err(|_| AppError::BadRequest(format!("invalid {entity} ID")))
+}
+
+/// An optional text field: trimmed, `""` counts as absent, at most `max` characters.
+pub fn optional_text(v: Option<String>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
+    match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() > max => {
+            Err(ValidationError::new(format!("{field} must be at most {max} characters")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A required text field: trimmed, non-empty, at most `max` characters.
+pub fn required_text(v: Option<String>, field: &str, max: usize) -> Result<String, ValidationError> {
+    optional_text(v, field, max)?.ok_or_else(|| ValidationError::new(format!("{field} is required")))
+}
+
+/// Counts per key with every key present (zero when absent), and their sum.
+pub fn tally<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+    counts: Vec<(String, i64)>,
+) -> (i64, std::collections::BTreeMap<String, i64>) {
+    let mut map: std::collections::BTreeMap<String, i64> = keys.into_iter().map(|k| (k.to_owned(), 0)).collect();
+    for (key, n) in counts {
+        map.insert(key, n);
+    }
+    (map.values().sum(), map)
 }
 
 pub fn json_config(limit: usize) -> web::JsonConfig {

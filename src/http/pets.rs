@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
-use super::extract::{AuthUser, parse_id};
+use super::extract::{AuthUser, optional_text, parse_id};
 use crate::db::pets::{self, Pet, PetFields};
 use crate::domain::ValidationError;
 use crate::domain::identity::Role;
@@ -78,15 +78,6 @@ pub struct PetRequest {
     pub vaccination_status: Option<String>,
 }
 
-fn text(v: Option<String>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
-    match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() > max => {
-            Err(ValidationError::new(format!("{field} must be at most {max} characters")))
-        }
-        other => Ok(other),
-    }
-}
-
 /// Absent, `""` and `0` mean "not given" (P4's unchanged rule; for P1 the
 /// column default applies).
 fn fields(body: PetRequest) -> Result<PetFields, ValidationError> {
@@ -101,18 +92,18 @@ fn fields(body: PetRequest) -> Result<PetFields, ValidationError> {
         Some(a) if (1..=600).contains(&a) => Some(a),
         Some(_) => return Err(ValidationError::new("age_months must be between 0 and 600")),
     };
-    let pet_type = text(body.pet_type, "pet_type", 20)?.map(|t| PetType::parse_profile(&t)).transpose()?;
+    let pet_type = optional_text(body.pet_type, "pet_type", 20)?.map(|t| PetType::parse_profile(&t)).transpose()?;
     Ok(PetFields {
-        name: text(body.name, "name", 100)?,
+        name: optional_text(body.name, "name", 100)?,
         pet_type: pet_type.map(|t| t.as_str().to_owned()),
-        breed: text(body.breed, "breed", 100)?,
+        breed: optional_text(body.breed, "breed", 100)?,
         weight_kg,
         age_months,
-        allergies: text(body.allergies, "allergies", 1000)?,
-        special_needs: text(body.special_needs, "special_needs", 1000)?,
-        notes: text(body.notes, "notes", 1000)?,
-        photo_url: text(body.photo_url, "photo_url", 2048)?,
-        vaccination_status: text(body.vaccination_status, "vaccination_status", 50)?,
+        allergies: optional_text(body.allergies, "allergies", 1000)?,
+        special_needs: optional_text(body.special_needs, "special_needs", 1000)?,
+        notes: optional_text(body.notes, "notes", 1000)?,
+        photo_url: optional_text(body.photo_url, "photo_url", 2048)?,
+        vaccination_status: optional_text(body.vaccination_status, "vaccination_status", 50)?,
     })
 }
 

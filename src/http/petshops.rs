@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
-use super::extract::{AuthUser, parse_id};
+use super::extract::{AuthUser, optional_text, parse_id};
 use super::runners::{NearbyQuery, parse_nearby};
 use crate::db::shops::{self, PetShop, ShopFields};
 use crate::domain::ValidationError;
@@ -80,15 +80,6 @@ pub struct PetShopRequest {
     pub description: Option<String>,
 }
 
-fn text(v: Option<String>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
-    match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() > max => {
-            Err(ValidationError::new(format!("{field} must be at most {max} characters")))
-        }
-        other => Ok(other),
-    }
-}
-
 pub fn parse_category(raw: &str) -> Result<String, ValidationError> {
     let c = raw.trim().to_ascii_lowercase();
     if CATEGORIES.contains(&c.as_str()) {
@@ -115,17 +106,21 @@ fn fields(body: PetShopRequest) -> Result<ShopFields, ValidationError> {
         }
     };
     Ok(ShopFields {
-        name: text(body.name, "name", 200)?,
-        address: text(body.address, "address", 500)?,
+        name: optional_text(body.name, "name", 200)?,
+        address: optional_text(body.address, "address", 500)?,
         latitude: position.map(|p| p.latitude),
         longitude: position.map(|p| p.longitude),
-        phone: text(body.phone, "phone", 20)?.map(|p| Phone::parse(&p).map(|p| p.as_str().to_owned())).transpose()?,
-        email: text(body.email, "email", 254)?.map(|e| Email::parse(&e).map(|e| e.as_str().to_owned())).transpose()?,
-        category: text(body.category, "category", 20)?.map(|c| parse_category(&c)).transpose()?,
+        phone: optional_text(body.phone, "phone", 20)?
+            .map(|p| Phone::parse(&p).map(|p| p.as_str().to_owned()))
+            .transpose()?,
+        email: optional_text(body.email, "email", 254)?
+            .map(|e| Email::parse(&e).map(|e| e.as_str().to_owned()))
+            .transpose()?,
+        category: optional_text(body.category, "category", 20)?.map(|c| parse_category(&c)).transpose()?,
         services,
-        image_url: text(body.image_url, "image_url", 2048)?,
-        opening_hours: text(body.opening_hours, "opening_hours", 100)?,
-        description: text(body.description, "description", 2000)?,
+        image_url: optional_text(body.image_url, "image_url", 2048)?,
+        opening_hours: optional_text(body.opening_hours, "opening_hours", 100)?,
+        description: optional_text(body.description, "description", 2000)?,
     })
 }
 

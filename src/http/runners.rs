@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
-use super::extract::AuthUser;
+use super::extract::{AuthUser, optional_text, required_text};
 use crate::db::runners::{self, CrateRow, LocationUpdate, NewCrate, NewRunner, Runner, RunnerChanges};
 use crate::db::users;
 use crate::domain::ValidationError;
@@ -108,18 +108,6 @@ fn present(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-fn required(v: Option<String>, field: &str) -> Result<String, ValidationError> {
-    present(v).ok_or_else(|| ValidationError::new(format!("{field} is required")))
-}
-
-fn short(v: String, field: &str, max: usize) -> Result<String, ValidationError> {
-    if v.chars().count() > max {
-        Err(ValidationError::new(format!("{field} must be at most {max} characters")))
-    } else {
-        Ok(v)
-    }
-}
-
 fn vehicle_year(raw: Option<i32>) -> Result<Option<i32>, ValidationError> {
     let max = Utc::now().year() + 1;
     match raw {
@@ -139,9 +127,9 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let body = body.into_inner();
-    let vehicle_type = short(required(body.vehicle_type, "vehicle_type")?, "vehicle_type", 50)?;
-    let vehicle_plate = short(required(body.vehicle_plate, "vehicle_plate")?, "vehicle_plate", 20)?;
-    let vehicle_model = short(required(body.vehicle_model, "vehicle_model")?, "vehicle_model", 100)?;
+    let vehicle_type = required_text(body.vehicle_type, "vehicle_type", 50)?;
+    let vehicle_plate = required_text(body.vehicle_plate, "vehicle_plate", 20)?;
+    let vehicle_model = required_text(body.vehicle_model, "vehicle_model", 100)?;
     let vehicle_year = vehicle_year(body.vehicle_year)?;
     let full_name = present(body.full_name).map(|n| parse_full_name(&n)).transpose()?;
     let phone = present(body.phone).map(|p| Phone::parse(&p).map(|p| p.as_str().to_owned())).transpose()?;
@@ -193,9 +181,9 @@ pub async fn update_me(
     let changes = RunnerChanges {
         full_name: present(body.full_name).map(|n| parse_full_name(&n)).transpose()?,
         phone: present(body.phone).map(|p| Phone::parse(&p).map(|p| p.as_str().to_owned())).transpose()?,
-        vehicle_type: present(body.vehicle_type).map(|v| short(v, "vehicle_type", 50)).transpose()?,
-        vehicle_plate: present(body.vehicle_plate).map(|v| short(v, "vehicle_plate", 20)).transpose()?,
-        vehicle_model: present(body.vehicle_model).map(|v| short(v, "vehicle_model", 100)).transpose()?,
+        vehicle_type: optional_text(body.vehicle_type, "vehicle_type", 50)?,
+        vehicle_plate: optional_text(body.vehicle_plate, "vehicle_plate", 20)?,
+        vehicle_model: optional_text(body.vehicle_model, "vehicle_model", 100)?,
         vehicle_year: vehicle_year(body.vehicle_year)?.map(Some),
         air_conditioned: body.air_conditioned,
     };
@@ -291,7 +279,7 @@ pub async fn add_crate(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let body = body.into_inner();
-    let size = short(required(body.size, "size")?.to_ascii_lowercase(), "size", 20)?;
+    let size = required_text(body.size, "size", 20)?.to_ascii_lowercase();
     let pet_types: Vec<String> = body
         .pet_types
         .unwrap_or_default()
