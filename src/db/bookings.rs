@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::schema::{booking_decline_reasons, booking_photos, booking_status_history, bookings, runners};
-use super::{Conn, outbox, runners as runner_db};
+use super::{Conn, outbox, runners as runner_db, tracking};
 use crate::domain::booking::{Actor, Address, BookingStatus, Parties, new_booking_number};
 use crate::domain::crates::CrateRequirement;
 use crate::domain::eligibility::{self, QualityPolicy};
-use crate::domain::events::{BookingFacts, booking_event};
+use crate::domain::events::{BookingFacts, CloudEvent, booking_event};
 use crate::domain::pet::PetSpec;
 use crate::error::AppError;
 
@@ -96,6 +96,55 @@ pub struct NewBooking {
     pub notes: String,
 }
 
+/// Writes `booking.<kind>` to the outbox with the status change in it
+/// (`old_status`, `new_status`), which the relay turns into status frames.
+async fn emit(
+    conn: &mut Conn,
+    facts: &BookingFacts<'_>,
+    kind: &str,
+    from: Option<BookingStatus>,
+    to: BookingStatus,
+    at: DateTime<Utc>,
+    mut extra: Value,
+) -> Result<(), diesel::result::Error> {
+    if let Value::Object(map) = &mut extra {
+        map.insert("old_status".into(), json!(from.map(BookingStatus::as_str)));
+        map.insert("new_status".into(), json!(to.as_str()));
+    }
+    outbox::insert(conn, "booking", facts.booking_id, &booking_event(kind, facts, at, extra)).await
+}
+
+/// `tracking.<kind>` on the booking's stream (contract §5.5), with the owner.
+async fn emit_tracking(
+    conn: &mut Conn,
+    booking: &Booking,
+    kind: &str,
+    track: &tracking::Track,
+    at: DateTime<Utc>,
+) -> Result<(), diesel::result::Error> {
+    let mut data = json!({
+        "track_id": track.id,
+        "booking_id": booking.id,
+        "runner_id": track.runner_id,
+        "owner_id": booking.owner_id,
+        "occurred_at": crate::domain::time::format(&at),
+    });
+    if let Value::Object(map) = &mut data {
+        match kind {
+            "started" => {
+                map.insert("started_at".into(), json!(crate::domain::time::format(&track.started_at)));
+            }
+            "completed" => {
+                map.insert("total_distance_km".into(), json!(track.total_distance_km));
+                map.insert("completed_at".into(), json!(track.completed_at.map(|t| crate::domain::time::format(&t))));
+            }
+            _ => {}
+        }
+    }
+    let event = CloudEvent::new("kilat-tracking", &format!("tracking.{kind}"), at, data);
+    outbox::insert(conn, "booking", booking.id, &event).await
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, diesel::result::Error> {
     serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
 }
@@ -170,9 +219,12 @@ pub async fn create(conn: &mut Conn, new: NewBooking) -> Result<Booking, AppErro
         }
         let booking = inserted.ok_or_else(|| AppError::internal("no free booking number after 8 draws"))?;
         write_history(conn, booking.id, None, BookingStatus::Requested, new.owner_id, "", now).await?;
-        let event = booking_event(
-            "requested",
+        emit(
+            conn,
             &booking.facts(),
+            "requested",
+            None,
+            BookingStatus::Requested,
             now,
             json!({
                 "pet_type": new.pet.pet_type.as_str(),
@@ -184,8 +236,8 @@ pub async fn create(conn: &mut Conn, new: NewBooking) -> Result<Booking, AppErro
                 "estimated_price_cents": new.price_cents,
                 "currency": booking.currency,
             }),
-        );
-        outbox::insert(conn, "booking", booking.id, &event).await?;
+        )
+        .await?;
         Ok(booking)
     })
     .await
@@ -301,8 +353,9 @@ pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn Quali
         let changes = TransitionChanges { runner_id: Some(Some(runner.id)), ..Default::default() };
         let updated = apply(conn, &booking, BookingStatus::Accepted, changes, now).await?;
         write_history(conn, id, Some(status), BookingStatus::Accepted, runner.id, "", now).await?;
-        let event = booking_event("accepted", &updated.facts(), now, json!({}));
-        outbox::insert(conn, "booking", id, &event).await?;
+        emit(conn, &updated.facts(), "accepted", Some(status), BookingStatus::Accepted, now, json!({})).await?;
+        let track = tracking::start(conn, id, runner.id, now).await?;
+        emit_tracking(conn, &updated, "started", &track, now).await?;
         Ok(updated)
     })
     .await
@@ -334,8 +387,7 @@ pub async fn decline(conn: &mut Conn, id: Uuid, runner: Actor, reason: &str) -> 
             .await?;
         write_history(conn, id, Some(status), BookingStatus::Requested, runner.id, reason, now).await?;
         let facts = BookingFacts { runner_id: Some(runner.id), ..booking.facts() };
-        let event = booking_event("declined", &facts, now, json!({"reason": reason}));
-        outbox::insert(conn, "booking", id, &event).await?;
+        emit(conn, &facts, "declined", Some(status), BookingStatus::Requested, now, json!({"reason": reason})).await?;
         Ok(updated)
     })
     .await
@@ -367,7 +419,12 @@ pub async fn runner_step(conn: &mut Conn, id: Uuid, runner: Actor, to: BookingSt
         };
         let updated = apply(conn, &booking, to, changes, now).await?;
         write_history(conn, id, Some(status), to, runner.id, "", now).await?;
-        outbox::insert(conn, "booking", id, &booking_event(kind, &updated.facts(), now, extra)).await?;
+        emit(conn, &updated.facts(), kind, Some(status), to, now, extra).await?;
+        if to == BookingStatus::Delivered {
+            if let Some(track) = tracking::complete(conn, id, now).await? {
+                emit_tracking(conn, &updated, "completed", &track, now).await?;
+            }
+        }
         Ok(updated)
     })
     .await
@@ -395,7 +452,7 @@ pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Actor) -> Result<Booking,
         }
         write_history(conn, id, Some(status), BookingStatus::Completed, owner.id, "", now).await?;
         let extra = json!({"final_price_cents": updated.final_price_cents, "currency": updated.currency});
-        outbox::insert(conn, "booking", id, &booking_event("completed", &updated.facts(), now, extra)).await?;
+        emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, now, extra).await?;
         Ok(updated)
     })
     .await
@@ -419,7 +476,10 @@ pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Resu
         let updated = apply(conn, &booking, BookingStatus::Cancelled, changes, now).await?;
         write_history(conn, id, Some(status), BookingStatus::Cancelled, actor.id, note, now).await?;
         let extra = json!({"cancelled_by": actor.id, "cancelled_by_role": actor.role.as_str(), "reason": note});
-        outbox::insert(conn, "booking", id, &booking_event("cancelled", &updated.facts(), now, extra)).await?;
+        emit(conn, &updated.facts(), "cancelled", Some(status), BookingStatus::Cancelled, now, extra).await?;
+        if let Some(track) = tracking::cancel(conn, id).await? {
+            emit_tracking(conn, &updated, "cancelled", &track, now).await?;
+        }
         Ok(updated)
     })
     .await

@@ -11,6 +11,7 @@ pub mod runners;
 pub mod schema;
 pub mod shops;
 pub mod tokens;
+pub mod tracking;
 pub mod users;
 
 pub use pool::{PgPool, run_migrations};

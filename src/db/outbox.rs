@@ -1,14 +1,22 @@
 //! The transactional outbox: events are inserted by the transaction that
-//! makes the change, and published later by the relay (real-time issue).
+//! makes the change, numbered per aggregate (`seq` 1, 2, 3…), and published
+//! later by the relay (`actors::relay`).
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{BigInt, Jsonb, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::Conn;
 use super::schema::outbox;
 use crate::domain::events::CloudEvent;
 
+/// Inserts `event` as the next in its aggregate's sequence. Callers hold
+/// the aggregate's row lock (every booking transition updates the booking
+/// row first), so two transactions never number the same aggregate at once;
+/// the unique (aggregate_id, seq) index would refuse it anyway.
 pub async fn insert(
     conn: &mut Conn,
     aggregate_type: &str,
@@ -16,15 +24,108 @@ pub async fn insert(
     event: &CloudEvent,
 ) -> Result<(), diesel::result::Error> {
     let payload = serde_json::to_value(event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::event_id.eq(event.id),
-            outbox::aggregate_type.eq(aggregate_type),
-            outbox::aggregate_id.eq(aggregate_id),
-            outbox::event_type.eq(&event.event_type),
-            outbox::payload.eq(payload),
-        ))
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, payload, seq) \
+         SELECT $1, $2, $3, $4, $5, coalesce(max(seq), 0) + 1 FROM outbox WHERE aggregate_id = $3",
+    )
+    .bind::<SqlUuid, _>(event.id)
+    .bind::<Text, _>(aggregate_type)
+    .bind::<SqlUuid, _>(aggregate_id)
+    .bind::<Text, _>(&event.event_type)
+    .bind::<Jsonb, _>(payload)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: Uuid,
+    pub event_type: String,
+    pub payload: Value,
+    pub seq: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where the relay sends committed events (Redis in production).
+pub trait EventSink: Sync {
+    fn publish(&self, batch: &[OutboxEvent]) -> impl Future<Output = Result<(), crate::error::AppError>> + Send;
+}
+
+/// Serialises relays across nodes: one publishes at a time, so events leave
+/// in commit order.
+const RELAY_LOCK_KEY: i64 = 0x6b69_6c61_7402;
+
+/// Claims up to `limit` unpublished events in order, hands them to
+/// the sink, and marks them published, in one transaction. If the sink
+/// fails nothing is marked and the batch is retried (at least once).
+/// Returns how many were published; 0 when another node holds the relay.
+pub async fn relay_batch<S: EventSink>(conn: &mut Conn, limit: i64, sink: &S) -> Result<usize, crate::error::AppError> {
+    conn.transaction::<usize, crate::error::AppError, _>(async |conn| {
+        #[derive(QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            locked: bool,
+        }
+        let locked = diesel::sql_query(format!("SELECT pg_try_advisory_xact_lock({RELAY_LOCK_KEY}) AS locked"))
+            .get_result::<Locked>(conn)
+            .await?
+            .locked;
+        if !locked {
+            return Ok(0);
+        }
+        let batch: Vec<OutboxEvent> = outbox::table
+            .filter(outbox::published_at.is_null())
+            .order(outbox::id.asc())
+            .limit(limit)
+            .select(OutboxEvent::as_select())
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        sink.publish(&batch).await?;
+        let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+            .set(outbox::published_at.eq(Some(Utc::now())))
+            .execute(conn)
+            .await?;
+        Ok(batch.len())
+    })
+    .await
+}
+
+/// A booking's events after `after_seq`, for a socket that reconnects.
+pub async fn since(
+    conn: &mut Conn,
+    aggregate_id: Uuid,
+    after_seq: i64,
+) -> Result<Vec<OutboxEvent>, crate::error::AppError> {
+    Ok(outbox::table
+        .filter(outbox::aggregate_id.eq(aggregate_id))
+        .filter(outbox::seq.gt(after_seq))
+        .order(outbox::seq.asc())
+        .limit(1000)
+        .select(OutboxEvent::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// The newest sequence number of an aggregate (0 when it has no events).
+pub async fn last_seq(conn: &mut Conn, aggregate_id: Uuid) -> Result<i64, crate::error::AppError> {
+    #[derive(QueryableByName)]
+    struct Last {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+    Ok(diesel::sql_query("SELECT coalesce(max(seq), 0) AS seq FROM outbox WHERE aggregate_id = $1")
+        .bind::<SqlUuid, _>(aggregate_id)
+        .get_result::<Last>(conn)
+        .await?
+        .seq)
 }

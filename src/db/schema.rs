@@ -97,6 +97,7 @@ diesel::table! {
         payload -> Jsonb,
         created_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
+        seq -> Int8,
     }
 }
 
@@ -230,6 +231,50 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    tracking_shares (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        token -> Text,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    trip_tracks (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        runner_id -> Uuid,
+        status -> Text,
+        total_distance_km -> Float8,
+        started_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    trip_waypoints (id) {
+        id -> Uuid,
+        track_id -> Uuid,
+        latitude -> Float8,
+        longitude -> Float8,
+        speed_kmh -> Float8,
+        heading_degrees -> Float8,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     users (id) {
         id -> Uuid,
         email -> Text,
@@ -258,6 +303,10 @@ diesel::joinable!(pets -> users (owner_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(runner_crates -> runners (runner_id));
 diesel::joinable!(runners -> users (user_id));
+diesel::joinable!(tracking_shares -> bookings (booking_id));
+diesel::joinable!(trip_tracks -> bookings (booking_id));
+diesel::joinable!(trip_tracks -> users (runner_id));
+diesel::joinable!(trip_waypoints -> trip_tracks (track_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     booking_decline_reasons,
@@ -271,5 +320,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     runner_crates,
     runners,
+    tracking_shares,
+    trip_tracks,
+    trip_waypoints,
     users,
 );

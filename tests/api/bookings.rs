@@ -89,17 +89,32 @@ async fn the_worked_example_from_request_to_completion() {
     );
     assert_eq!(history.body["data"][1]["actor_id"], runner.user_id.as_str());
 
-    // Every transition wrote its event, in order, with owner and runner ids.
+    // Every transition wrote its event, in order, numbered per booking, with
+    // owner and runner ids; status events carry the change.
     let events = strings(&app, "SELECT event_type AS value FROM outbox ORDER BY id").await;
     assert_eq!(
         events,
         [
             "booking.requested",
             "booking.accepted",
+            "tracking.started",
             "booking.pet_picked_up",
             "booking.delivery_confirmed",
+            "tracking.completed",
             "booking.completed"
         ]
+    );
+    let seqs = strings(&app, "SELECT seq::text AS value FROM outbox ORDER BY id").await;
+    assert_eq!(seqs, ["1", "2", "3", "4", "5", "6", "7"]);
+    let changes = strings(
+        &app,
+        "SELECT concat(payload->'data'->>'old_status', '>', payload->'data'->>'new_status') AS value \
+         FROM outbox WHERE event_type LIKE 'booking.%' ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        changes,
+        [">requested", "requested>accepted", "accepted>in_progress", "in_progress>delivered", "delivered>completed"]
     );
     let owners = strings(&app, "SELECT payload->'data'->>'owner_id' AS value FROM outbox").await;
     assert!(owners.iter().all(|o| o == &owner.user_id));
