@@ -5,10 +5,15 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Actor;
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 
+use crate::actors::bus::Bus;
+use crate::actors::location_writer::LocationWriter;
+use crate::actors::registry::Registry;
+use crate::actors::relay::Relay;
 use crate::auth::{Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::redis::RedisHandle;
@@ -17,7 +22,7 @@ use crate::domain::eligibility;
 use crate::domain::identity::{Email, NewPassword, Role, parse_full_name};
 use crate::domain::pricing::StandardPricing;
 use crate::error::BoxError;
-use crate::http::{self, AppState, extract, middleware};
+use crate::http::{self, AppState, Live, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
 
 /// What the application is built from besides settings; tests swap these.
@@ -89,9 +94,26 @@ impl Application {
     }
 }
 
+/// Starts the node's actors once (outside `HttpServer::new`).
+fn start_actors(settings: &Settings, pool: &db::PgPool, redis: &RedisHandle) -> Result<Live, BoxError> {
+    let rt = &settings.realtime;
+    let client = ::redis::Client::open(settings.redis.url.as_str())?;
+    let bus = Bus::new(client, redis.connection()).start();
+    let writer = LocationWriter::new(pool.clone(), Duration::from_millis(rt.location_flush_ms)).start();
+    let prefix = settings.redis.key_prefix.clone();
+    let relay =
+        Relay::new(pool.clone(), redis.connection(), prefix.clone(), Duration::from_millis(rt.relay_interval_ms))
+            .start();
+    let registry =
+        Registry::new(prefix, pool.clone(), bus.clone(), writer.clone(), Duration::from_secs(rt.runner_idle_secs))
+            .start();
+    Ok(Live { bus, registry, relay, writer })
+}
+
 fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxError> {
     let pool = db::pool::build(&settings.database)?;
     let redis = RedisHandle::new(&settings.redis)?;
+    let live = start_actors(&settings, &pool, &redis)?;
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
     let quality = eligibility::quality_policy(&settings.marketplace.quality_policy)
@@ -105,6 +127,7 @@ fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxEr
         mailer: deps.mailer,
         quality,
         pricing: Box::new(StandardPricing),
+        live,
     })
 }
 

@@ -53,6 +53,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub marketplace: MarketplaceSettings,
+    pub realtime: RealtimeSettings,
     pub log: LogSettings,
 }
 
@@ -120,6 +121,17 @@ pub struct RateLimitSettings {
 pub struct MarketplaceSettings {
     pub platform_fee_percent: i64,
     pub quality_policy: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RealtimeSettings {
+    pub relay_interval_ms: u64,
+    pub location_flush_ms: u64,
+    pub runner_idle_secs: u64,
+    pub ws_heartbeat_secs: u64,
+    pub ws_client_timeout_secs: u64,
+    pub ws_max_frame_bytes: usize,
+    pub ws_max_frames_per_sec: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -25,9 +25,9 @@ pub enum AppError {
     /// 404 `"<Entity> not found"`, detail `"<Entity> with id '<id>' was not found"`.
     #[error("{entity} not found")]
     NotFound { entity: &'static str, id: Option<String> },
-    /// 404 with an exact message and no detail (`runner not found`).
-    #[error("{0}")]
-    Missing(String),
+    /// 404 with an exact message and detail (`runner not found`, `""`).
+    #[error("{error}")]
+    Missing { error: String, detail: String },
     /// 409 duplicate or conflict.
     #[error("{0}")]
     Conflict(String),
@@ -57,6 +57,10 @@ pub enum AppError {
 impl AppError {
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
         AppError::NotFound { entity, id: Some(id.to_string()) }
+    }
+
+    pub fn missing(error: &str) -> Self {
+        AppError::Missing { error: error.to_owned(), detail: String::new() }
     }
 
     pub fn internal(err: impl Into<BoxError>) -> Self {
@@ -134,7 +138,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound { .. } | AppError::Missing(_) => StatusCode::NOT_FOUND,
+            AppError::NotFound { .. } | AppError::Missing { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::InvalidTransition { .. } | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -180,7 +184,9 @@ impl ResponseError for AppError {
                 tracing::error!(error = %chain, "internal server error");
                 envelope_error(status, "internal server error", "")
             }
-            AppError::Unprocessable { error, detail } => envelope_error(status, error, detail),
+            AppError::Unprocessable { error, detail } | AppError::Missing { error, detail } => {
+                envelope_error(status, error, detail)
+            }
             AppError::Unavailable(message) => {
                 tracing::warn!(error = %message, "dependency unavailable");
                 envelope_error(status, message, "")

@@ -1,7 +1,25 @@
-//! Live, node-local state and its sockets (BRIEF §2): `RunnerActor`,
-//! `BookingActor`, the `Dispatcher`, the Redis bus and the location writer.
-//! Every message type will live in `messages.rs`; `ws/` is the only place
-//! that imports actix-web-actors.
+//! Live, node-local state and its sockets (BRIEF §2). Postgres stays the
+//! source of truth; these actors are views plus sockets:
 //!
-//! Planned in the real-time issue; nothing here yet. The HTTP platform
-//! already accepts `?token=` on WebSocket upgrades (see `http::extract`).
+//! - `Bus`: the Redis bridge (one subscriber connection, ref-counted
+//!   channels, reconnect + resubscribe; one multiplexed publisher);
+//! - `Relay`: publishes committed outbox events, in order, at least once;
+//! - `Registry`: creates/stops the per-booking and per-runner actors and
+//!   tracks which socket watches what;
+//! - `BookingActor`: a booking's watchers on this node;
+//! - `RunnerActor`: a runner's live state and pings;
+//! - `LocationWriter`: batched position and waypoint writes;
+//! - `ws/`: the socket sessions (the only place that imports
+//!   actix-web-actors).
+//!
+//! Every message type lives in `messages.rs`.
+
+pub mod booking;
+pub mod bus;
+pub mod location_writer;
+pub mod messages;
+pub mod payload;
+pub mod registry;
+pub mod relay;
+pub mod runner;
+pub mod ws;

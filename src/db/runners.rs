@@ -129,7 +129,7 @@ pub async fn find_by_user(conn: &mut Conn, user_id: Uuid) -> Result<Option<Runne
 
 /// The runner's profile, or the contract's 404 `runner not found`.
 pub async fn require_by_user(conn: &mut Conn, user_id: Uuid) -> Result<Runner, AppError> {
-    find_by_user(conn, user_id).await?.ok_or_else(|| AppError::Missing("runner not found".into()))
+    find_by_user(conn, user_id).await?.ok_or_else(|| AppError::missing("runner not found"))
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -231,32 +231,6 @@ pub async fn set_offline(conn: &mut Conn, user_id: Uuid) -> Result<bool, AppErro
         .execute(conn)
         .await?;
     Ok(n == 1)
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum LocationUpdate {
-    Updated,
-    NotOnline,
-    NoProfile,
-}
-
-/// Writes the runner's position (one conditional UPDATE). The real-time
-/// issue moves this behind the runner actor and batches it.
-pub async fn update_location(conn: &mut Conn, user_id: Uuid, at: Coordinates) -> Result<LocationUpdate, AppError> {
-    let n = diesel::update(
-        runners::table.filter(runners::user_id.eq(user_id)).filter(runners::session_status.eq("active")),
-    )
-    .set((
-        runners::latitude.eq(Some(at.latitude)),
-        runners::longitude.eq(Some(at.longitude)),
-        runners::location_updated_at.eq(Some(Utc::now())),
-    ))
-    .execute(conn)
-    .await?;
-    if n == 1 {
-        return Ok(LocationUpdate::Updated);
-    }
-    Ok(if find_by_user(conn, user_id).await?.is_some() { LocationUpdate::NotOnline } else { LocationUpdate::NoProfile })
 }
 
 #[derive(Debug, QueryableByName)]

@@ -4,6 +4,7 @@ pub mod booking;
 pub mod crates;
 pub mod eligibility;
 pub mod events;
+pub mod frames;
 pub mod geo;
 pub mod identity;
 pub mod pet;

@@ -175,6 +175,7 @@ pub async fn create(
     let priced = price(&state, user.id, body.into_inner())?;
     let mut conn = state.pool.get().await?;
     let booking = bookings::create(&mut conn, priced.booking).await?;
+    state.committed();
     tracing::info!(booking_id = %booking.id, booking_number = %booking.booking_number, "booking requested");
     Ok(envelope::created(BookingDto::from(booking)))
 }
@@ -283,6 +284,7 @@ pub async fn accept(
     let id = booking_id(&id)?;
     let mut conn = state.pool.get().await?;
     let booking = bookings::accept(&mut conn, id, actor(&user), state.quality.as_ref()).await?;
+    state.committed();
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -307,14 +309,18 @@ pub async fn decline(
     let id = booking_id(&id)?;
     let reason = parse_decline_reason(body.reason.as_deref())?;
     let mut conn = state.pool.get().await?;
-    Ok(envelope::ok(BookingDto::from(bookings::decline(&mut conn, id, actor(&user), reason).await?)))
+    let booking = bookings::decline(&mut conn, id, actor(&user), reason).await?;
+    state.committed();
+    Ok(envelope::ok(BookingDto::from(booking)))
 }
 
 async fn runner_step(state: &AppState, user: &AuthUser, id: &str, to: BookingStatus) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let id = booking_id(id)?;
     let mut conn = state.pool.get().await?;
-    Ok(envelope::ok(BookingDto::from(bookings::runner_step(&mut conn, id, actor(user), to).await?)))
+    let booking = bookings::runner_step(&mut conn, id, actor(user), to).await?;
+    state.committed();
+    Ok(envelope::ok(BookingDto::from(booking)))
 }
 
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/pickup", tag = "bookings", security(("bearer" = [])), params(("id" = String, Path)),
@@ -350,7 +356,9 @@ pub async fn confirm(
     user.require(Role::Owner)?;
     let id = booking_id(&id)?;
     let mut conn = state.pool.get().await?;
-    Ok(envelope::ok(BookingDto::from(bookings::confirm(&mut conn, id, actor(&user)).await?)))
+    let booking = bookings::confirm(&mut conn, id, actor(&user)).await?;
+    state.committed();
+    Ok(envelope::ok(BookingDto::from(booking)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -373,7 +381,9 @@ pub async fn cancel(
     let reason = serde_json::from_slice::<CancelRequest>(&body).ok().and_then(|b| b.reason);
     let note = parse_cancel_note(reason.as_deref())?;
     let mut conn = state.pool.get().await?;
-    Ok(envelope::ok(BookingDto::from(bookings::cancel(&mut conn, id, actor(&user), &note).await?)))
+    let booking = bookings::cancel(&mut conn, id, actor(&user), &note).await?;
+    state.committed();
+    Ok(envelope::ok(BookingDto::from(booking)))
 }
 
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/rebook", tag = "bookings", security(("bearer" = [])), params(("id" = String, Path)),
@@ -400,6 +410,7 @@ pub async fn rebook(
     let (pickup, dropoff) = original.addresses()?;
     let priced = priced(&state, user.id, pet, pickup, dropoff, None, original.notes.clone())?;
     let booking = bookings::create(&mut conn, priced.booking).await?;
+    state.committed();
     Ok(envelope::created(BookingDto::from(booking)))
 }
 

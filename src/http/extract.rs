@@ -69,6 +69,22 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// Proves an access token: signature, expiry, kind, then one primary-key
+/// read (not banned, sessions not ended since it was issued).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
+    let claims = state.keys.decode(token).ok_or_else(AppError::invalid_token)?;
+    if claims.token_type != ACCESS {
+        return Err(AppError::invalid_token());
+    }
+    let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::invalid_token())?;
+    let role = Role::parse(&claims.role).ok_or_else(AppError::invalid_token)?;
+    let mut conn = state.pool.get().await?;
+    match users::auth_state(&mut conn, id).await? {
+        Some(s) if !s.is_banned && s.token_version == claims.tv => Ok(AuthUser { id, email: claims.email, role }),
+        _ => Err(AppError::invalid_token()),
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -79,20 +95,7 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let token = token?;
             let state = state.ok_or_else(|| AppError::internal("AppState missing"))?;
-            let claims = state.keys.decode(&token).ok_or_else(AppError::invalid_token)?;
-            if claims.token_type != ACCESS {
-                return Err(AppError::invalid_token());
-            }
-            let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::invalid_token())?;
-            let role = Role::parse(&claims.role).ok_or_else(AppError::invalid_token)?;
-            let mut conn = state.pool.get().await?;
-            let live = users::auth_state(&mut conn, id).await?;
-            match live {
-                Some(s) if !s.is_banned && s.token_version == claims.tv => {
-                    Ok(AuthUser { id, email: claims.email, role })
-                }
-                _ => Err(AppError::invalid_token()),
-            }
+            authenticate(&state, &token).await
         })
     }
 }

@@ -12,12 +12,21 @@ pub mod openapi;
 pub mod pets;
 pub mod petshops;
 pub mod runners;
+pub mod tracking;
+pub mod ws;
 
 use std::sync::Arc;
 
+use actix::Addr;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::actors::bus::Bus;
+use crate::actors::location_writer::LocationWriter;
+use crate::actors::messages::{Kick, Publish};
+use crate::actors::payload::{BusPayload, user_channel};
+use crate::actors::registry::Registry;
+use crate::actors::relay::Relay;
 use crate::auth::{Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::PgPool;
@@ -37,6 +46,29 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     pub quality: Box<dyn QualityPolicy>,
     pub pricing: Box<dyn PricingStrategy>,
+    pub live: Live,
+}
+
+/// The node's actors, started once in `Application::build`.
+#[derive(Clone)]
+pub struct Live {
+    pub bus: Addr<Bus>,
+    pub registry: Addr<Registry>,
+    pub relay: Addr<Relay>,
+    pub writer: Addr<LocationWriter>,
+}
+
+impl AppState {
+    /// A change was committed to the outbox: have it published now.
+    pub fn committed(&self) {
+        self.live.relay.do_send(Kick);
+    }
+
+    /// Tell every node's actors about this user (presence changed).
+    pub fn refresh_user(&self, user_id: uuid::Uuid) {
+        let payload = serde_json::to_string(&BusPayload::Refresh).unwrap_or_default();
+        self.live.bus.do_send(Publish { channel: user_channel(&self.settings.redis.key_prefix, user_id), payload });
+    }
 }
 
 /// Every route of the service. Literal segments (`/nearby`, `/me`,
@@ -44,6 +76,8 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health));
     cfg.route("/readiness", web::get().to(health::readiness));
+    cfg.route("/ws", web::get().to(ws::app_socket));
+    cfg.route("/ws/tracking/{booking_id}", web::get().to(ws::tracking_feed));
     cfg.service(
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi::spec))
@@ -105,7 +139,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/{id}/rebook", web::post().to(bookings::rebook))
                     .route("/{id}/photo", web::post().to(bookings::add_photo))
                     .route("/{id}/photos", web::get().to(bookings::photos))
-                    .route("/{id}/history", web::get().to(bookings::history)),
+                    .route("/{id}/history", web::get().to(bookings::history))
+                    .route("/{id}/tracking", web::get().to(tracking::trip_updates)),
+            )
+            .service(
+                web::scope("/tracking")
+                    .route("/shared/{token}", web::get().to(tracking::shared))
+                    .route("/{booking_id}", web::get().to(tracking::get))
+                    .route("/{booking_id}/route", web::get().to(tracking::route))
+                    .route("/{booking_id}/share", web::post().to(tracking::share)),
             ),
     );
 }

@@ -9,12 +9,13 @@ use uuid::Uuid;
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
 use super::extract::{AuthUser, optional_text, required_text};
-use crate::db::runners::{self, CrateRow, LocationUpdate, NewCrate, NewRunner, Runner, RunnerChanges};
+use crate::actors::messages::{Ping, PingRejected, RunnerPing};
+use crate::db::runners::{self, CrateRow, NewCrate, NewRunner, Runner, RunnerChanges};
 use crate::db::users;
 use crate::domain::ValidationError;
 use crate::domain::geo::{Coordinates, parse_radius_km};
 use crate::domain::identity::{Phone, Role, parse_full_name};
-use crate::domain::time;
+use crate::domain::{frames, time};
 use crate::error::AppError;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,9 +189,8 @@ pub async fn update_me(
         air_conditioned: body.air_conditioned,
     };
     let mut conn = state.pool.get().await?;
-    let runner = runners::update(&mut conn, user.id, changes)
-        .await?
-        .ok_or_else(|| AppError::Missing("runner not found".into()))?;
+    let runner =
+        runners::update(&mut conn, user.id, changes).await?.ok_or_else(|| AppError::missing("runner not found"))?;
     let crates = runners::crates_of(&mut conn, runner.id).await?;
     Ok(envelope::ok(RunnerDto::new(runner, &crates, None)))
 }
@@ -214,8 +214,9 @@ pub async fn online(
     let at = Coordinates::parse(body.latitude, body.longitude)?;
     let mut conn = state.pool.get().await?;
     if !runners::set_online(&mut conn, user.id, at).await? {
-        return Err(AppError::Missing("runner not found".into()));
+        return Err(AppError::missing("runner not found"));
     }
+    state.refresh_user(user.id);
     Ok(envelope::message("runner is now online"))
 }
 
@@ -225,8 +226,9 @@ pub async fn offline(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
     user.require(Role::Runner)?;
     let mut conn = state.pool.get().await?;
     if !runners::set_offline(&mut conn, user.id).await? {
-        return Err(AppError::Missing("runner not found".into()));
+        return Err(AppError::missing("runner not found"));
     }
+    state.refresh_user(user.id);
     Ok(envelope::message("runner is now offline"))
 }
 
@@ -241,11 +243,20 @@ pub async fn location(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let at = Coordinates::parse(body.latitude, body.longitude)?;
-    let mut conn = state.pool.get().await?;
-    match runners::update_location(&mut conn, user.id, at).await? {
-        LocationUpdate::Updated => Ok(envelope::message("location updated")),
-        LocationUpdate::NotOnline => Err(AppError::BadRequest("runner must be online to update location".into())),
-        LocationUpdate::NoProfile => Err(AppError::Missing("runner not found".into())),
+    let (speed_kmh, heading_degrees) = frames::normalise_motion(body.speed_kmh, body.heading_degrees);
+    let ping = Ping { at, speed_kmh, heading_degrees, recorded_at: Utc::now() };
+    let result = state
+        .live
+        .registry
+        .send(RunnerPing { runner_id: user.id, ping })
+        .await
+        .unwrap_or(Err(PingRejected::Unavailable));
+    match result {
+        Ok(()) => Ok(envelope::message("location updated")),
+        Err(PingRejected::NotOnline) => Err(AppError::BadRequest("runner must be online to update location".into())),
+        Err(PingRejected::NoProfile) => Err(AppError::missing("runner not found")),
+        Err(PingRejected::Invalid(message)) => Err(AppError::BadRequest(message)),
+        Err(PingRejected::Unavailable) => Err(AppError::Unavailable("location service unavailable".into())),
     }
 }
 

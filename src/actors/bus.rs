@@ -1,0 +1,199 @@
+//! The node's Redis bridge: one subscriber connection with ref-counted
+//! SUBSCRIBE/UNSUBSCRIBE as local interest comes and goes, one multiplexed
+//! publisher, and automatic reconnect + resubscribe when Redis comes back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, PubSubSink};
+use ::redis::{AsyncCommands, Client, Msg};
+use actix::prelude::*;
+
+use super::messages::{BusMessage, BusStats, GetBusStats, Publish, Subscribe, Unsubscribe};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub struct Bus {
+    client: Client,
+    publisher: ConnectionManager,
+    subs: HashMap<String, HashMap<u64, Recipient<BusMessage>>>,
+    /// Present while the subscriber connection is up. Only one subscriber
+    /// stream exists at a time: a new one is added only after the old ended.
+    sink: Option<PubSubSink>,
+    connecting: bool,
+    backoff: Duration,
+}
+
+impl Bus {
+    pub fn new(client: Client, publisher: ConnectionManager) -> Self {
+        Self {
+            client,
+            publisher,
+            subs: HashMap::new(),
+            sink: None,
+            connecting: false,
+            backoff: Duration::from_millis(100),
+        }
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        if self.connecting {
+            return;
+        }
+        self.connecting = true;
+        let client = self.client.clone();
+        let attempt = async move { tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await };
+        ctx.spawn(attempt.into_actor(self).map(|result, act, ctx| {
+            act.connecting = false;
+            match result {
+                Ok(Ok(pubsub)) => {
+                    let (sink, stream) = pubsub.split();
+                    act.backoff = Duration::from_millis(100);
+                    let channels: Vec<String> = act.subs.keys().cloned().collect();
+                    if !channels.is_empty() {
+                        let mut resubscribe = sink.clone();
+                        tracing::info!(channels = channels.len(), "bus reconnected; resubscribing");
+                        ctx.spawn(
+                            async move {
+                                if let Err(err) = resubscribe.subscribe(channels).await {
+                                    tracing::warn!(error = %err, "bus resubscribe failed");
+                                }
+                            }
+                            .into_actor(act),
+                        );
+                    }
+                    act.sink = Some(sink);
+                    ctx.add_stream(stream);
+                }
+                Ok(Err(err)) => act.retry_later(ctx, &err.to_string()),
+                Err(_) => act.retry_later(ctx, "connect timed out"),
+            }
+        }));
+    }
+
+    fn retry_later(&mut self, ctx: &mut Context<Self>, why: &str) {
+        self.sink = None;
+        tracing::warn!(error = %why, retry_in_ms = self.backoff.as_millis() as u64, "bus not connected to Redis");
+        let delay = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        ctx.run_later(delay, |act, ctx| act.connect(ctx));
+    }
+}
+
+impl Actor for Bus {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(100_000);
+        self.connect(ctx);
+    }
+}
+
+impl StreamHandler<Msg> for Bus {
+    fn handle(&mut self, msg: Msg, _ctx: &mut Self::Context) {
+        let Some(subscribers) = self.subs.get(msg.get_channel_name()) else {
+            return;
+        };
+        let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
+            tracing::warn!(channel = msg.get_channel_name(), "non-UTF-8 bus payload dropped");
+            return;
+        };
+        let message = BusMessage { channel: Arc::from(msg.get_channel_name()), payload: Arc::from(payload) };
+        for recipient in subscribers.values() {
+            recipient.do_send(message.clone());
+        }
+    }
+
+    /// The subscriber connection ended: reconnect and resubscribe.
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        if self.sink.is_some() {
+            self.sink = None;
+            self.retry_later(ctx, "subscriber connection closed");
+        }
+    }
+}
+
+impl Handler<Subscribe> for Bus {
+    type Result = ResponseActFuture<Self, ()>;
+
+    /// Resolves once Redis has acknowledged the SUBSCRIBE (or at once when
+    /// the channel was already subscribed, or Redis is down: the reconnect
+    /// will subscribe it).
+    fn handle(&mut self, msg: Subscribe, _ctx: &mut Self::Context) -> Self::Result {
+        let entry = self.subs.entry(msg.channel.clone()).or_default();
+        let first = entry.is_empty();
+        entry.insert(msg.subscriber_id, msg.recipient);
+        match (&self.sink, first) {
+            (Some(sink), true) => {
+                let mut sink = sink.clone();
+                let channel = msg.channel;
+                Box::pin(
+                    async move {
+                        if let Err(err) = sink.subscribe(&channel).await {
+                            tracing::warn!(error = %err, %channel, "SUBSCRIBE failed; will retry on reconnect");
+                        }
+                    }
+                    .into_actor(self),
+                )
+            }
+            _ => Box::pin(fut::ready(())),
+        }
+    }
+}
+
+impl Handler<Unsubscribe> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Self::Context) {
+        let Some(entry) = self.subs.get_mut(&msg.channel) else {
+            return;
+        };
+        entry.remove(&msg.subscriber_id);
+        if entry.is_empty() {
+            self.subs.remove(&msg.channel);
+            if let Some(sink) = &self.sink {
+                let mut sink = sink.clone();
+                let channel = msg.channel;
+                ctx.spawn(
+                    async move {
+                        if let Err(err) = sink.unsubscribe(&channel).await {
+                            tracing::warn!(error = %err, %channel, "UNSUBSCRIBE failed");
+                        }
+                    }
+                    .into_actor(self),
+                );
+            }
+        }
+    }
+}
+
+impl Handler<Publish> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
+        let mut conn = self.publisher.clone();
+        ctx.spawn(
+            async move {
+                let sent: Result<i64, _> = conn.publish(&msg.channel, msg.payload).await;
+                if let Err(err) = sent {
+                    tracing::warn!(error = %err, channel = %msg.channel, "PUBLISH failed");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Handler<GetBusStats> for Bus {
+    type Result = BusStats;
+
+    fn handle(&mut self, _: GetBusStats, _: &mut Self::Context) -> BusStats {
+        BusStats {
+            channels: self.subs.len(),
+            subscribers: self.subs.values().map(HashMap::len).sum(),
+            connected: self.sink.is_some(),
+        }
+    }
+}

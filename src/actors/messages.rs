@@ -1,0 +1,198 @@
+//! Every message the actors exchange, in one place.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::geo::Coordinates;
+
+// ---- bus -------------------------------------------------------------------
+
+/// A message that arrived on a Redis channel this subscriber asked for.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct BusMessage {
+    pub channel: Arc<str>,
+    pub payload: Arc<str>,
+}
+
+/// Adds interest in a channel; the bus SUBSCRIBEs on the first one.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub channel: String,
+    pub subscriber_id: u64,
+    pub recipient: Recipient<BusMessage>,
+}
+
+/// Drops interest; the bus UNSUBSCRIBEs when the last one goes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub channel: String,
+    pub subscriber_id: u64,
+}
+
+/// Publishes on a channel (fire and forget; pipelined by the multiplexed
+/// connection).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub channel: String,
+    pub payload: String,
+}
+
+/// How many channels the bus holds a Redis subscription for (tests, metrics).
+#[derive(Message)]
+#[rtype(result = "BusStats")]
+pub struct GetBusStats;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, MessageResponse)]
+pub struct BusStats {
+    pub channels: usize,
+    pub subscribers: usize,
+    pub connected: bool,
+}
+
+// ---- sockets -----------------------------------------------------------------
+
+/// What a frame is, so a socket can drop or coalesce what it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    Location,
+    Status,
+}
+
+/// A frame for one socket (already rendered JSON text).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Outbound {
+    pub booking_id: Uuid,
+    pub kind: FrameKind,
+    pub seq: Option<i64>,
+    pub text: Arc<str>,
+}
+
+/// A socket starts watching a booking.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Watch {
+    pub booking_id: Uuid,
+    pub session_id: u64,
+    pub recipient: Recipient<Outbound>,
+}
+
+/// A socket stops watching a booking (or closes).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unwatch {
+    pub booking_id: Uuid,
+    pub session_id: u64,
+}
+
+/// A socket closed: forget it everywhere.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionClosed {
+    pub session_id: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "RegistryStats")]
+pub struct GetRegistryStats;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, MessageResponse)]
+pub struct RegistryStats {
+    pub booking_actors: usize,
+    pub runner_actors: usize,
+    pub watchers: usize,
+}
+
+// ---- booking actor -------------------------------------------------------------
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AddWatcher {
+    pub session_id: u64,
+    pub recipient: Recipient<Outbound>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoveWatcher {
+    pub session_id: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopActor;
+
+// ---- runners -------------------------------------------------------------------
+
+/// One position from a runner (WS frame or REST), already range-checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Ping {
+    pub at: Coordinates,
+    pub speed_kmh: f64,
+    pub heading_degrees: f64,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PingRejected {
+    #[error("runner must be online to update location")]
+    NotOnline,
+    #[error("runner not found")]
+    NoProfile,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("location service unavailable")]
+    Unavailable,
+}
+
+/// Routed by the registry to the runner's actor on this node.
+#[derive(Message)]
+#[rtype(result = "Result<(), PingRejected>")]
+pub struct RunnerPing {
+    pub runner_id: Uuid,
+    pub ping: Ping,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), PingRejected>")]
+pub struct ApplyPing(pub Ping);
+
+/// A runner actor went idle and stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RunnerIdle {
+    pub runner_id: Uuid,
+}
+
+// ---- location writer -------------------------------------------------------------
+
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct RecordPosition {
+    pub runner_id: Uuid,
+    pub at: Coordinates,
+    pub recorded_at: DateTime<Utc>,
+    /// The trip the position belongs to, if any: it becomes a waypoint.
+    pub track_id: Option<Uuid>,
+    pub speed_kmh: f64,
+    pub heading_degrees: f64,
+}
+
+/// Writes everything buffered now (tests and shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+// ---- relay -----------------------------------------------------------------------
+
+/// Something was committed to the outbox: publish without waiting for the tick.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kick;

@@ -1,0 +1,25 @@
+//! What travels on the Redis channels between nodes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `booking:<id>` carries locations and the booking's events;
+/// `user:<id>` carries the user's events and presence refreshes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BusPayload {
+    /// A rendered location frame (contract §3.3).
+    Location { frame: Value },
+    /// A committed outbox event with its per-booking sequence number.
+    Event { seq: i64, event: Value },
+    /// Something about the user changed (online/offline): reload.
+    Refresh,
+}
+
+pub fn booking_channel(prefix: &str, booking_id: uuid::Uuid) -> String {
+    format!("{prefix}booking:{booking_id}")
+}
+
+pub fn user_channel(prefix: &str, user_id: uuid::Uuid) -> String {
+    format!("{prefix}user:{user_id}")
+}

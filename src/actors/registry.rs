@@ -1,0 +1,174 @@
+//! The per-node registry: creates and stops `BookingActor`s and
+//! `RunnerActor`s, and knows which socket watches which booking, so a
+//! socket that goes away (on any exit path) is removed everywhere.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use uuid::Uuid;
+
+use super::booking::BookingActor;
+use super::bus::Bus;
+use super::location_writer::LocationWriter;
+use super::messages::{
+    AddWatcher, ApplyPing, GetRegistryStats, PingRejected, RegistryStats, RemoveWatcher, RunnerIdle, RunnerPing,
+    SessionClosed, StopActor, Unwatch, Watch,
+};
+use super::payload::booking_channel;
+use super::runner::{RunnerActor, RunnerDeps};
+use crate::db::PgPool;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Process-wide unique ids for sockets and bus subscribers.
+pub fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub struct Registry {
+    prefix: String,
+    pool: PgPool,
+    bus: Addr<Bus>,
+    writer: Addr<LocationWriter>,
+    runner_idle: Duration,
+    bookings: HashMap<Uuid, (Addr<BookingActor>, HashSet<u64>)>,
+    sessions: HashMap<u64, HashSet<Uuid>>,
+    runners: HashMap<Uuid, Addr<RunnerActor>>,
+}
+
+impl Registry {
+    pub fn new(
+        prefix: String,
+        pool: PgPool,
+        bus: Addr<Bus>,
+        writer: Addr<LocationWriter>,
+        runner_idle: Duration,
+    ) -> Self {
+        Self {
+            prefix,
+            pool,
+            bus,
+            writer,
+            runner_idle,
+            bookings: HashMap::new(),
+            sessions: HashMap::new(),
+            runners: HashMap::new(),
+        }
+    }
+
+    fn unwatch(&mut self, booking_id: Uuid, session_id: u64) {
+        if let Some(set) = self.sessions.get_mut(&session_id) {
+            set.remove(&booking_id);
+            if set.is_empty() {
+                self.sessions.remove(&session_id);
+            }
+        }
+        let Some((addr, watchers)) = self.bookings.get_mut(&booking_id) else {
+            return;
+        };
+        watchers.remove(&session_id);
+        addr.do_send(RemoveWatcher { session_id });
+        if watchers.is_empty() {
+            addr.do_send(StopActor);
+            self.bookings.remove(&booking_id);
+        }
+    }
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(100_000);
+    }
+}
+
+impl Handler<Watch> for Registry {
+    type Result = ResponseFuture<()>;
+
+    /// Resolves when the booking's actor has the watcher, i.e. after its
+    /// Redis subscription is live.
+    fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
+        let (prefix, bus) = (&self.prefix, &self.bus);
+        let (addr, watchers) = self.bookings.entry(msg.booking_id).or_insert_with(|| {
+            let actor =
+                BookingActor::new(msg.booking_id, booking_channel(prefix, msg.booking_id), next_id(), bus.clone());
+            (actor.start(), HashSet::new())
+        });
+        watchers.insert(msg.session_id);
+        self.sessions.entry(msg.session_id).or_default().insert(msg.booking_id);
+        let added = addr.send(AddWatcher { session_id: msg.session_id, recipient: msg.recipient });
+        Box::pin(async move {
+            let _ = added.await;
+        })
+    }
+}
+
+impl Handler<Unwatch> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _: &mut Self::Context) {
+        self.unwatch(msg.booking_id, msg.session_id);
+    }
+}
+
+impl Handler<SessionClosed> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionClosed, _: &mut Self::Context) {
+        let watched: Vec<Uuid> =
+            self.sessions.get(&msg.session_id).map(|s| s.iter().copied().collect()).unwrap_or_default();
+        for booking_id in watched {
+            self.unwatch(booking_id, msg.session_id);
+        }
+    }
+}
+
+impl Handler<RunnerPing> for Registry {
+    type Result = ResponseFuture<Result<(), PingRejected>>;
+
+    fn handle(&mut self, msg: RunnerPing, ctx: &mut Self::Context) -> Self::Result {
+        let addr = match self.runners.get(&msg.runner_id) {
+            Some(addr) if addr.connected() => addr.clone(),
+            _ => {
+                let deps = RunnerDeps {
+                    prefix: self.prefix.clone(),
+                    pool: self.pool.clone(),
+                    bus: self.bus.clone(),
+                    writer: self.writer.clone(),
+                    registry: ctx.address(),
+                    idle_after: self.runner_idle,
+                };
+                let addr = RunnerActor::new(msg.runner_id, next_id(), deps).start();
+                self.runners.insert(msg.runner_id, addr.clone());
+                addr
+            }
+        };
+        let applied = addr.send(ApplyPing(msg.ping));
+        Box::pin(async move { applied.await.unwrap_or(Err(PingRejected::Unavailable)) })
+    }
+}
+
+impl Handler<RunnerIdle> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RunnerIdle, _: &mut Self::Context) {
+        if let Some(addr) = self.runners.remove(&msg.runner_id) {
+            addr.do_send(StopActor);
+        }
+    }
+}
+
+impl Handler<GetRegistryStats> for Registry {
+    type Result = RegistryStats;
+
+    fn handle(&mut self, _: GetRegistryStats, _: &mut Self::Context) -> RegistryStats {
+        RegistryStats {
+            booking_actors: self.bookings.len(),
+            runner_actors: self.runners.len(),
+            watchers: self.bookings.values().map(|(_, w)| w.len()).sum(),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `RunnerActor`: one per runner sending positions through this node. Holds
+//! the runner's live state (online, current trip, last position), checks
+//! each ping, fans it out to the trip's watchers on every node through the
+//! bus, and hands it to the location writer. State is loaded from Postgres
+//! on start and reloaded whenever the runner's user channel says something
+//! changed (accept, delivery, cancel, online/offline), on whichever node.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::bus::Bus;
+use super::location_writer::LocationWriter;
+use super::messages::{
+    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, RunnerIdle, StopActor, Subscribe, Unsubscribe,
+};
+use super::payload::{BusPayload, booking_channel};
+use super::registry::Registry;
+use crate::db::{PgPool, runners, tracking};
+use crate::domain::frames;
+
+/// Faster than any van on a Malaysian road; beyond it a ping is a GPS glitch.
+pub const MAX_SPEED_KMH: f64 = 250.0;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct LiveState {
+    has_profile: bool,
+    online: bool,
+    /// (booking, track) while on a trip.
+    trip: Option<(Uuid, Uuid)>,
+}
+
+pub struct RunnerActor {
+    runner_id: Uuid,
+    prefix: String,
+    user_channel: String,
+    subscriber_id: u64,
+    pool: PgPool,
+    bus: Addr<Bus>,
+    writer: Addr<LocationWriter>,
+    registry: Addr<Registry>,
+    state: Option<LiveState>,
+    last_seen: Instant,
+    idle_after: Duration,
+}
+
+pub struct RunnerDeps {
+    pub prefix: String,
+    pub pool: PgPool,
+    pub bus: Addr<Bus>,
+    pub writer: Addr<LocationWriter>,
+    pub registry: Addr<Registry>,
+    pub idle_after: Duration,
+}
+
+impl RunnerActor {
+    pub fn new(runner_id: Uuid, subscriber_id: u64, deps: RunnerDeps) -> Self {
+        Self {
+            runner_id,
+            user_channel: super::payload::user_channel(&deps.prefix, runner_id),
+            prefix: deps.prefix,
+            subscriber_id,
+            pool: deps.pool,
+            bus: deps.bus,
+            writer: deps.writer,
+            registry: deps.registry,
+            state: None,
+            last_seen: Instant::now(),
+            idle_after: deps.idle_after,
+        }
+    }
+
+    /// Reloads the live state; later messages wait for it (`ctx.wait`).
+    fn reload(&mut self, ctx: &mut Context<Self>) {
+        let pool = self.pool.clone();
+        let runner_id = self.runner_id;
+        let load = async move {
+            let mut conn = pool.get().await.ok()?;
+            let profile = runners::find_by_user(&mut conn, runner_id).await.ok()?;
+            let trip = tracking::active_trip(&mut conn, runner_id).await.ok()?;
+            Some(LiveState { has_profile: profile.is_some(), online: profile.is_some_and(|p| p.is_online()), trip })
+        };
+        ctx.wait(load.into_actor(self).map(|loaded, act, _| {
+            if loaded.is_none() {
+                tracing::warn!(runner_id = %act.runner_id, "runner state could not be loaded");
+            }
+            act.state = loaded;
+        }));
+    }
+}
+
+impl Actor for RunnerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let subscribe = Subscribe {
+            channel: self.user_channel.clone(),
+            subscriber_id: self.subscriber_id,
+            recipient: ctx.address().recipient(),
+        };
+        ctx.wait(self.bus.send(subscribe).into_actor(self).map(|_, _, _| ()));
+        self.reload(ctx);
+        let check_every = (self.idle_after / 4).max(Duration::from_millis(50));
+        ctx.run_interval(check_every, |act, _| {
+            if act.last_seen.elapsed() >= act.idle_after {
+                act.registry.do_send(RunnerIdle { runner_id: act.runner_id });
+            }
+        });
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.bus.do_send(Unsubscribe { channel: self.user_channel.clone(), subscriber_id: self.subscriber_id });
+        Running::Stop
+    }
+}
+
+impl Handler<BusMessage> for RunnerActor {
+    type Result = ();
+
+    /// Anything on the runner's own channel may change the trip or presence.
+    fn handle(&mut self, _: BusMessage, ctx: &mut Self::Context) {
+        self.reload(ctx);
+    }
+}
+
+impl Handler<ApplyPing> for RunnerActor {
+    type Result = Result<(), PingRejected>;
+
+    fn handle(&mut self, ApplyPing(ping): ApplyPing, ctx: &mut Self::Context) -> Self::Result {
+        self.last_seen = Instant::now();
+        let Some(state) = self.state else {
+            // The last load failed (database down): try again for the next ping.
+            self.reload(ctx);
+            return Err(PingRejected::Unavailable);
+        };
+        if !state.has_profile {
+            return Err(PingRejected::NoProfile);
+        }
+        if !state.online {
+            return Err(PingRejected::NotOnline);
+        }
+        if ping.speed_kmh > MAX_SPEED_KMH {
+            return Err(PingRejected::Invalid(format!("speed_kmh must be at most {MAX_SPEED_KMH}")));
+        }
+        let now = Utc::now();
+        if ping.recorded_at > now + chrono::Duration::seconds(60)
+            || ping.recorded_at < now - chrono::Duration::minutes(10)
+        {
+            return Err(PingRejected::Invalid("timestamp must be within the last 10 minutes".into()));
+        }
+        if let Some((booking_id, _)) = state.trip {
+            let frame = frames::location(
+                booking_id,
+                self.runner_id,
+                ping.at.latitude,
+                ping.at.longitude,
+                ping.speed_kmh,
+                ping.heading_degrees,
+                ping.recorded_at,
+            );
+            let payload = serde_json::to_string(&BusPayload::Location { frame }).unwrap_or_default();
+            self.bus.do_send(Publish { channel: booking_channel(&self.prefix, booking_id), payload });
+        }
+        self.writer.do_send(RecordPosition {
+            runner_id: self.runner_id,
+            at: ping.at,
+            recorded_at: ping.recorded_at,
+            track_id: state.trip.map(|(_, track)| track),
+            speed_kmh: ping.speed_kmh,
+            heading_degrees: ping.heading_degrees,
+        });
+        Ok(())
+    }
+}
+
+impl Handler<StopActor> for RunnerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopActor, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,325 @@
+//! `GET /ws`: the persistent app session (BRIEF §3). Runners stream
+//! `location`; anyone subscribes to the bookings they take part in and gets
+//! `booking.status` (with per-booking `seq`) and `location_update`; a
+//! reconnect with `last_seq` replays what was missed. Every bad frame gets
+//! an `error` frame and the socket stays open, unless it is abuse (oversized
+//! frames, floods), which closes it.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::actors::messages::{Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Unwatch, Watch};
+use crate::actors::registry::Registry;
+use crate::db::{PgPool, bookings, outbox};
+use crate::domain::booking::Actor as BookingActorId;
+use crate::domain::frames;
+use crate::domain::geo::Coordinates;
+use crate::domain::identity::Role;
+use crate::domain::time;
+use crate::error::AppError;
+
+/// Events a reconnecting client may catch up on in one go; further back it
+/// reloads over REST (`recovered: false`).
+pub const MAX_REPLAY: usize = 1000;
+
+pub struct SessionLimits {
+    pub heartbeat: Duration,
+    pub client_timeout: Duration,
+    pub max_frames_per_sec: u32,
+}
+
+pub struct AppSession {
+    pub id: u64,
+    pub user_id: Uuid,
+    pub role: Role,
+    pub pool: PgPool,
+    pub registry: Addr<Registry>,
+    pub limits: SessionLimits,
+    last_heard: Instant,
+    window_start: Instant,
+    frames_in_window: u32,
+    watching: HashSet<Uuid>,
+    /// Live frames that arrive while a subscription's replay is in flight.
+    replaying: HashMap<Uuid, Vec<Outbound>>,
+    last_sent_seq: HashMap<Uuid, i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Incoming {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    speed_kmh: Option<f64>,
+    heading_degrees: Option<f64>,
+    timestamp: Option<String>,
+    booking_id: Option<String>,
+    last_seq: Option<i64>,
+}
+
+impl AppSession {
+    pub fn new(
+        id: u64,
+        user_id: Uuid,
+        role: Role,
+        pool: PgPool,
+        registry: Addr<Registry>,
+        limits: SessionLimits,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            id,
+            user_id,
+            role,
+            pool,
+            registry,
+            limits,
+            last_heard: now,
+            window_start: now,
+            frames_in_window: 0,
+            watching: HashSet::new(),
+            replaying: HashMap::new(),
+            last_sent_seq: HashMap::new(),
+        }
+    }
+
+    fn send(ctx: &mut ws::WebsocketContext<Self>, frame: &Value) {
+        ctx.text(frame.to_string());
+    }
+
+    fn error(ctx: &mut ws::WebsocketContext<Self>, code: &str, message: &str) {
+        Self::send(ctx, &frames::error(code, message));
+    }
+
+    /// Delivers a live frame once: status frames at or below what this
+    /// socket already has (from a replay) are skipped.
+    fn deliver(&mut self, frame: Outbound, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(seq) = frame.seq {
+            let last = self.last_sent_seq.entry(frame.booking_id).or_insert(0);
+            if seq <= *last {
+                return;
+            }
+            *last = seq;
+        }
+        ctx.text(&*frame.text);
+    }
+
+    /// Floods close the socket: more than the allowed frames in a second.
+    fn over_rate(&mut self) -> bool {
+        if self.window_start.elapsed() >= Duration::from_secs(1) {
+            self.window_start = Instant::now();
+            self.frames_in_window = 0;
+        }
+        self.frames_in_window += 1;
+        self.frames_in_window > self.limits.max_frames_per_sec
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let frame: Incoming = match serde_json::from_str(text) {
+            Ok(frame) => frame,
+            Err(err) => return Self::error(ctx, "bad_json", &format!("frame is not a JSON object: {err}")),
+        };
+        match frame.kind.as_deref() {
+            Some("ping") => Self::send(ctx, &json!({"type": "pong"})),
+            Some("location") => self.on_location(frame, ctx),
+            Some("subscribe") => self.on_subscribe(frame, ctx),
+            Some("unsubscribe") => self.on_unsubscribe(frame, ctx),
+            Some("offer.accept" | "offer.decline") => {
+                Self::error(ctx, "no_offer", "there is no open offer for this runner")
+            }
+            Some(other) => Self::error(ctx, "unknown_type", &format!("unknown frame type '{other}'")),
+            None => Self::error(ctx, "unknown_type", "frame has no \"type\""),
+        }
+    }
+
+    fn on_location(&mut self, frame: Incoming, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.role != Role::Runner {
+            return Self::error(ctx, "forbidden", "only runners send locations");
+        }
+        let at = match Coordinates::parse(frame.latitude, frame.longitude) {
+            Ok(at) => at,
+            Err(err) => return Self::error(ctx, "invalid_location", &err.0),
+        };
+        let recorded_at = match frame.timestamp.as_deref() {
+            None => Utc::now(),
+            Some(raw) => match time::parse(raw) {
+                Some(t) => t,
+                None => return Self::error(ctx, "invalid_location", "timestamp must be RFC 3339"),
+            },
+        };
+        let (speed_kmh, heading_degrees) = frames::normalise_motion(frame.speed_kmh, frame.heading_degrees);
+        let ping = RunnerPing { runner_id: self.user_id, ping: Ping { at, speed_kmh, heading_degrees, recorded_at } };
+        ctx.spawn(self.registry.send(ping).into_actor(self).map(|result, _, ctx| {
+            let rejected = match result {
+                Ok(Ok(())) => return,
+                Ok(Err(rejected)) => rejected,
+                Err(_) => PingRejected::Unavailable,
+            };
+            let code = match rejected {
+                PingRejected::NotOnline => "not_online",
+                PingRejected::NoProfile => "no_profile",
+                PingRejected::Invalid(_) => "invalid_location",
+                PingRejected::Unavailable => "unavailable",
+            };
+            Self::error(ctx, code, &rejected.to_string());
+        }));
+    }
+
+    fn on_subscribe(&mut self, frame: Incoming, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(booking_id) = frame.booking_id.as_deref().and_then(|b| Uuid::parse_str(b.trim()).ok()) else {
+            return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID");
+        };
+        if self.watching.contains(&booking_id) || self.replaying.contains_key(&booking_id) {
+            return Self::error(ctx, "already_subscribed", "already subscribed to this booking");
+        }
+        let last_seq = frame.last_seq.filter(|s| *s >= 0);
+        let (pool, registry) = (self.pool.clone(), self.registry.clone());
+        let actor = BookingActorId { id: self.user_id, role: self.role };
+        let watch = Watch { booking_id, session_id: self.id, recipient: ctx.address().recipient() };
+        self.replaying.insert(booking_id, Vec::new());
+        let work = async move {
+            let mut conn = pool.get().await?;
+            bookings::participating(&mut conn, booking_id, actor).await?;
+            // Watch first, then read: nothing published in between is lost
+            // (live frames wait in `replaying` and are de-duplicated by seq).
+            registry.send(watch).await.map_err(|_| AppError::Unavailable("registry unavailable".into()))?;
+            let current = outbox::last_seq(&mut conn, booking_id).await?;
+            let missed = match last_seq {
+                Some(seen) if seen < current => outbox::since(&mut conn, booking_id, seen).await?,
+                _ => Vec::new(),
+            };
+            Ok::<_, AppError>((current, missed))
+        };
+        ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
+            let buffered = act.replaying.remove(&booking_id).unwrap_or_default();
+            let (current, missed) = match result {
+                Ok(found) => found,
+                Err(err) => {
+                    // Not watching after all (the watch may have happened).
+                    act.registry.do_send(Unwatch { booking_id, session_id: act.id });
+                    let (code, message) = match &err {
+                        AppError::NotFound { .. } => ("not_found", "booking not found".to_owned()),
+                        AppError::Forbidden(_) => ("forbidden", "not your booking".to_owned()),
+                        other => ("unavailable", other.to_string()),
+                    };
+                    return Self::error(ctx, code, &message);
+                }
+            };
+            act.watching.insert(booking_id);
+            let recovered = match last_seq {
+                None => true,
+                Some(seen) if seen > current => false,
+                Some(seen) => (current - seen) as usize <= MAX_REPLAY && missed.len() == (current - seen) as usize,
+            };
+            if recovered {
+                for event in &missed {
+                    act.last_sent_seq.insert(booking_id, event.seq);
+                    if let Some(frame) = frames::status(&event.payload, event.seq) {
+                        Self::send(ctx, &frame);
+                    }
+                }
+            }
+            act.last_sent_seq.entry(booking_id).and_modify(|s| *s = (*s).max(current)).or_insert(current);
+            Self::send(
+                ctx,
+                &json!({"type": "subscribed", "booking_id": booking_id, "seq": current, "recovered": recovered}),
+            );
+            for frame in buffered {
+                act.deliver(frame, ctx);
+            }
+        }));
+    }
+
+    fn on_unsubscribe(&mut self, frame: Incoming, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(booking_id) = frame.booking_id.as_deref().and_then(|b| Uuid::parse_str(b.trim()).ok()) else {
+            return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID");
+        };
+        if self.watching.remove(&booking_id) {
+            self.registry.do_send(Unwatch { booking_id, session_id: self.id });
+            self.last_sent_seq.remove(&booking_id);
+        }
+        Self::send(ctx, &json!({"type": "unsubscribed", "booking_id": booking_id}));
+    }
+}
+
+impl Actor for AppSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        Self::send(
+            ctx,
+            &json!({"type": "hello", "user_id": self.user_id, "role": self.role.as_str(),
+                    "server_time": time::format(&Utc::now()), "heartbeat_secs": self.limits.heartbeat.as_secs()}),
+        );
+        ctx.run_interval(self.limits.heartbeat, |act, ctx| {
+            if act.last_heard.elapsed() > act.limits.client_timeout {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Away,
+                    description: Some("client silent".into()),
+                }));
+                ctx.stop();
+                return;
+            }
+            ctx.ping(b"");
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.registry.do_send(SessionClosed { session_id: self.id });
+    }
+}
+
+impl Handler<Outbound> for AppSession {
+    type Result = ();
+
+    fn handle(&mut self, frame: Outbound, ctx: &mut Self::Context) {
+        if let Some(buffer) = self.replaying.get_mut(&frame.booking_id) {
+            buffer.push(frame);
+            return;
+        }
+        self.deliver(frame, ctx);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AppSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        let msg = match msg {
+            Ok(msg) => msg,
+            Err(err) => {
+                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Size, description: Some(err.to_string()) }));
+                ctx.stop();
+                return;
+            }
+        };
+        match msg {
+            ws::Message::Ping(bytes) => ctx.pong(&bytes),
+            ws::Message::Pong(_) | ws::Message::Nop => {}
+            ws::Message::Close(reason) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            ws::Message::Text(text) => {
+                if self.over_rate() {
+                    ctx.close(Some(ws::CloseReason {
+                        code: ws::CloseCode::Policy,
+                        description: Some("too many frames".into()),
+                    }));
+                    ctx.stop();
+                    return;
+                }
+                self.on_text(&text, ctx);
+            }
+            ws::Message::Binary(_) | ws::Message::Continuation(_) => {
+                Self::error(ctx, "unsupported", "send JSON text frames");
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `GET /ws/tracking/:bookingId`: the Kilat apps' read-only feed (contract
+//! §3). One JSON object per frame, flat location frames, status frames only
+//! with `&events=status`. Inbound frames are ignored except the app-level
+//! ping; a frame over 512 bytes closes the socket.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use uuid::Uuid;
+
+use crate::actors::messages::{FrameKind, Outbound, SessionClosed, Watch};
+use crate::actors::registry::Registry;
+
+/// Contract §3.2: server ping every 54 s, read deadline 60 s.
+pub const PING_EVERY: Duration = Duration::from_secs(54);
+pub const READ_DEADLINE: Duration = Duration::from_secs(60);
+pub const MAX_FRAME: usize = 512;
+
+pub struct TrackingSession {
+    pub id: u64,
+    pub booking_id: Uuid,
+    pub wants_status: bool,
+    pub registry: Addr<Registry>,
+    pub last_heard: Instant,
+}
+
+impl Actor for TrackingSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(PING_EVERY, |act, ctx| {
+            if act.last_heard.elapsed() > READ_DEADLINE {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Away,
+                    description: Some("read deadline".into()),
+                }));
+                ctx.stop();
+                return;
+            }
+            ctx.ping(b"");
+        });
+        let watch = Watch { booking_id: self.booking_id, session_id: self.id, recipient: ctx.address().recipient() };
+        ctx.wait(self.registry.send(watch).into_actor(self).map(|_, _, _| ()));
+    }
+
+    /// Every exit path (close, error, deadline, shutdown) ends here.
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.registry.do_send(SessionClosed { session_id: self.id });
+    }
+}
+
+impl Handler<Outbound> for TrackingSession {
+    type Result = ();
+
+    fn handle(&mut self, frame: Outbound, ctx: &mut Self::Context) {
+        if frame.kind == FrameKind::Status && !self.wants_status {
+            return;
+        }
+        ctx.text(&*frame.text);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for TrackingSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Ping(bytes)) => {
+                self.last_heard = Instant::now();
+                ctx.pong(&bytes);
+            }
+            Ok(ws::Message::Pong(_)) => self.last_heard = Instant::now(),
+            Ok(ws::Message::Text(text)) => {
+                self.last_heard = Instant::now();
+                let is_ping = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .is_some_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("ping"));
+                if is_ping {
+                    ctx.text(r#"{"type":"pong"}"#);
+                }
+            }
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(ws::Message::Binary(_) | ws::Message::Continuation(_) | ws::Message::Nop) => {
+                self.last_heard = Instant::now();
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "tracking socket protocol error; closing");
+                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Size, description: Some(err.to_string()) }));
+                ctx.stop();
+            }
+        }
+    }
+}

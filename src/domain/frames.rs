@@ -1,0 +1,99 @@
+//! Frames pushed to sockets (contract §3.3, BRIEF §3), built from plain
+//! values so every node renders them the same way.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::time;
+
+/// A runner position as the apps read it: the seven flat keys at the top
+/// level (Flutter and iOS parse those), `type`, and a `data` copy.
+pub fn location(
+    booking_id: Uuid,
+    runner_id: Uuid,
+    latitude: f64,
+    longitude: f64,
+    speed_kmh: f64,
+    heading_degrees: f64,
+    at: DateTime<Utc>,
+) -> Value {
+    let flat = json!({
+        "booking_id": booking_id,
+        "runner_id": runner_id,
+        "latitude": latitude,
+        "longitude": longitude,
+        "speed_kmh": speed_kmh,
+        "heading_degrees": heading_degrees,
+        "timestamp": time::format(&at),
+    });
+    let mut frame = flat.clone();
+    if let Value::Object(map) = &mut frame {
+        map.insert("type".into(), json!("location_update"));
+        map.insert("data".into(), flat);
+    }
+    frame
+}
+
+/// `booking.status` from a booking event (a CloudEvent as stored in the
+/// outbox); `None` for events that change no status.
+pub fn status(event: &Value, seq: i64) -> Option<Value> {
+    let data = event.get("data")?;
+    let new_status = data.get("new_status")?.as_str()?;
+    Some(json!({
+        "type": "booking.status",
+        "booking_id": data.get("booking_id")?,
+        "old_status": data.get("old_status").cloned().unwrap_or(Value::Null),
+        "new_status": new_status,
+        "timestamp": event.get("time")?,
+        "event": event.get("type")?,
+        "seq": seq,
+    }))
+}
+
+pub fn error(code: &str, message: &str) -> Value {
+    json!({"type": "error", "code": code, "message": message})
+}
+
+/// Speed and heading as the contract stores them: negative speed → 0,
+/// heading outside 0..360 → 0.
+pub fn normalise_motion(speed_kmh: Option<f64>, heading_degrees: Option<f64>) -> (f64, f64) {
+    let speed = speed_kmh.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(0.0);
+    let heading = heading_degrees.filter(|h| h.is_finite() && (0.0..=360.0).contains(h)).unwrap_or(0.0);
+    (speed, heading)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_frames_are_flat_with_a_copy() {
+        let at = time::parse("2026-05-18T04:20:00.5Z").unwrap();
+        let f = location(Uuid::nil(), Uuid::nil(), 3.1412, 101.6865, 32.5, 180.0, at);
+        for key in ["booking_id", "runner_id", "latitude", "longitude", "speed_kmh", "heading_degrees", "timestamp"] {
+            assert!(f.get(key).is_some(), "{key}");
+            assert_eq!(f[key], f["data"][key]);
+        }
+        assert_eq!(f["type"], "location_update");
+        assert_eq!(f["timestamp"], "2026-05-18T04:20:00Z");
+    }
+
+    #[test]
+    fn status_frames_come_from_status_changes_only() {
+        let event = json!({"type": "booking.accepted", "time": "2026-05-18T04:00:00Z",
+            "data": {"booking_id": "b", "old_status": "requested", "new_status": "accepted"}});
+        let f = status(&event, 7).unwrap();
+        assert_eq!(f["new_status"], "accepted");
+        assert_eq!(f["seq"], 7);
+        let tracking = json!({"type": "tracking.started", "time": "t", "data": {"booking_id": "b"}});
+        assert!(status(&tracking, 8).is_none());
+    }
+
+    #[test]
+    fn motion_is_normalised() {
+        assert_eq!(normalise_motion(Some(-3.0), Some(400.0)), (0.0, 0.0));
+        assert_eq!(normalise_motion(Some(30.0), Some(90.0)), (30.0, 90.0));
+        assert_eq!(normalise_motion(None, None), (0.0, 0.0));
+    }
+}

@@ -1,0 +1,88 @@
+//! WebSocket upgrades: the checks that run before the handshake, then the
+//! session actors in `actors::ws`.
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::extract::{authenticate, bearer_token};
+use crate::actors::registry::next_id;
+use crate::actors::ws::session::{AppSession, SessionLimits};
+use crate::actors::ws::tracking::TrackingSession;
+use crate::actors::ws::{start_session, start_tracking};
+use crate::db::bookings;
+use crate::domain::booking::Actor;
+use crate::error::AppError;
+
+fn raw(status: StatusCode, message: &'static str) -> AppError {
+    AppError::Auth { status, message }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FeedQuery {
+    pub token: Option<String>,
+    pub events: Option<String>,
+}
+
+/// `GET /ws/tracking/:bookingId?token=…[&events=status]` (contract §3.1):
+/// participants only, every refusal a raw `{"error":…}` before the upgrade.
+pub async fn tracking_feed(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, AppError> {
+    let token = match req.headers().get(header::AUTHORIZATION) {
+        Some(_) => bearer_token(&req)?,
+        None => query
+            .token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| raw(StatusCode::UNAUTHORIZED, "token query parameter is required"))?,
+    };
+    let user = authenticate(&state, &token).await?;
+    let booking_id =
+        Uuid::parse_str(path.trim()).map_err(|_| raw(StatusCode::BAD_REQUEST, "invalid booking ID format"))?;
+    let mut conn = state.pool.get().await?;
+    let booking =
+        bookings::find(&mut conn, booking_id).await?.ok_or_else(|| raw(StatusCode::NOT_FOUND, "booking not found"))?;
+    drop(conn);
+    if !booking.parties().is_participant(Actor { id: user.id, role: user.role }) {
+        return Err(raw(StatusCode::FORBIDDEN, "forbidden"));
+    }
+    let wants_status = query.events.as_deref().is_some_and(|e| e.split(',').any(|k| k.trim() == "status"));
+    let session = TrackingSession {
+        id: next_id(),
+        booking_id,
+        wants_status,
+        registry: state.live.registry.clone(),
+        last_heard: Instant::now(),
+    };
+    start_tracking(session, &req, stream).map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
+}
+
+/// `GET /ws?token=…`: the persistent app session (BRIEF §3).
+pub async fn app_socket(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let token = bearer_token(&req)?;
+    let user = authenticate(&state, &token).await?;
+    let rt = &state.settings.realtime;
+    let limits = SessionLimits {
+        heartbeat: Duration::from_secs(rt.ws_heartbeat_secs),
+        client_timeout: Duration::from_secs(rt.ws_client_timeout_secs),
+        max_frames_per_sec: rt.ws_max_frames_per_sec,
+    };
+    let session =
+        AppSession::new(next_id(), user.id, user.role, state.pool.clone(), state.live.registry.clone(), limits);
+    start_session(session, rt.ws_max_frame_bytes, &req, stream)
+        .map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
+}
