@@ -39,6 +39,7 @@ impl Default for Dependencies {
 pub struct Application {
     port: u16,
     server: Server,
+    live: Live,
 }
 
 impl Application {
@@ -54,6 +55,7 @@ impl Application {
         }
         let state = web::Data::new(build_state(settings, deps)?);
         let settings = state.settings.clone();
+        let live = state.live.clone();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| format!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -81,11 +83,16 @@ impl Application {
         }
         let server = server.listen(listener)?.run();
         tracing::info!(port, environment = settings.environment.as_str(), "kilat listening");
-        Ok(Self { port, server })
+        Ok(Self { port, server, live })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The node's actors (tests and tools look inside them).
+    pub fn live(&self) -> Live {
+        self.live.clone()
     }
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.

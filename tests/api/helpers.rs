@@ -37,6 +37,7 @@ impl CapturingMailer {
 
 pub struct TestApp {
     pub address: String,
+    pub live: kilat::http::Live,
     pub settings: Settings,
     pub mailer: Arc<CapturingMailer>,
     pub client: awc::Client,
@@ -93,9 +94,10 @@ async fn start(settings: Settings, database: TestDatabase) -> TestApp {
     let mailer = Arc::new(CapturingMailer::default());
     let app = Application::build(settings.clone(), Dependencies { mailer: mailer.clone() }).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let live = app.live();
     actix_web::rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder().timeout(Duration::from_secs(15)).finish();
-    TestApp { address, settings, mailer, client, _database: database }
+    TestApp { address, live, settings, mailer, client, _database: database }
 }
 
 impl TestApp {
@@ -309,6 +311,104 @@ impl Drop for TestDatabase {
         .join();
         if let Ok(Err(err)) = dropped {
             eprintln!("could not drop test database {}: {err}", self.name);
+        }
+    }
+}
+
+/// A WebSocket client speaking JSON text frames.
+pub struct WsClient {
+    framed: actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
+}
+
+impl TestApp {
+    /// Opens `path` (with its query) as a WebSocket; panics if refused.
+    pub async fn ws(&self, path: &str) -> WsClient {
+        let url = format!("{}{}", self.address.replace("http://", "ws://"), path);
+        let (_, framed) = self.client.ws(url).max_frame_size(1 << 20).connect().await.expect("websocket upgrade");
+        WsClient { framed }
+    }
+
+    /// How many Redis subscribers a channel has (all nodes of this test).
+    pub async fn numsub(&self, channel_suffix: &str) -> i64 {
+        let client = ::redis::Client::open(self.settings.redis.url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let channel = format!("{}{}", self.settings.redis.key_prefix, channel_suffix);
+        let (_, n): (String, i64) =
+            ::redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel).query_async(&mut conn).await.unwrap();
+        n
+    }
+
+    /// Waits until `channel_suffix` has at least `n` subscribers.
+    pub async fn wait_numsub(&self, channel_suffix: &str, n: i64) {
+        for _ in 0..200 {
+            if self.numsub(channel_suffix).await >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{channel_suffix} never reached {n} subscribers");
+    }
+}
+
+impl WsClient {
+    pub async fn send(&mut self, frame: &Value) {
+        use futures_util::SinkExt;
+        self.framed.send(awc::ws::Message::Text(frame.to_string().into())).await.unwrap();
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        use futures_util::SinkExt;
+        self.framed.send(awc::ws::Message::Text(text.into())).await.unwrap();
+    }
+
+    pub async fn send_binary(&mut self, bytes: &'static [u8]) {
+        use futures_util::SinkExt;
+        self.framed.send(awc::ws::Message::Binary(bytes.into())).await.unwrap();
+    }
+
+    /// The next JSON text frame within `secs`, skipping control frames.
+    /// `None` on timeout; panics if the socket closed.
+    pub async fn next_within(&mut self, secs: f64) -> Option<Value> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.framed.next()).await.ok()?;
+            match frame {
+                Some(Ok(awc::ws::Frame::Text(bytes))) => return Some(serde_json::from_slice(&bytes).unwrap()),
+                Some(Ok(awc::ws::Frame::Close(reason))) => panic!("socket closed: {reason:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => panic!("socket error: {err}"),
+                None => panic!("socket ended"),
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> Value {
+        self.next_within(5.0).await.expect("a frame within 5 s")
+    }
+
+    /// Waits for a frame of `type` (others are skipped).
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        for _ in 0..50 {
+            let frame = self.next().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+        panic!("no {kind} frame");
+    }
+
+    /// True once the server closed the socket (close frame or end) within `secs`.
+    pub async fn closed_within(&mut self, secs: f64) -> Option<Option<awc::ws::CloseReason>> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
+        loop {
+            match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(awc::ws::Frame::Close(reason)))) => return Some(reason),
+                Ok(None) | Ok(Some(Err(_))) => return Some(None),
+                Ok(Some(Ok(_))) => continue,
+            }
         }
     }
 }

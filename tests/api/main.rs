@@ -13,4 +13,5 @@ mod pets;
 mod petshops;
 mod platform;
 mod rate_limit;
+mod realtime;
 mod runners;
