@@ -55,14 +55,11 @@ impl Bus {
                     if !channels.is_empty() {
                         let mut resubscribe = sink.clone();
                         tracing::info!(channels = channels.len(), "bus reconnected; resubscribing");
-                        ctx.spawn(
-                            async move {
-                                if let Err(err) = resubscribe.subscribe(channels).await {
-                                    tracing::warn!(error = %err, "bus resubscribe failed");
-                                }
-                            }
-                            .into_actor(act),
-                        );
+                        let done = async move { resubscribe.subscribe(&channels).await.map(|()| channels) };
+                        ctx.spawn(done.into_actor(act).map(|result, act, _| match result {
+                            Ok(channels) => act.announce_resubscribed(&channels),
+                            Err(err) => tracing::warn!(error = %err, "bus resubscribe failed"),
+                        }));
                     }
                     act.sink = Some(sink);
                     ctx.add_stream(stream);
@@ -71,6 +68,21 @@ impl Bus {
                 Err(_) => act.retry_later(ctx, "connect timed out"),
             }
         }));
+    }
+
+    /// Tells every local subscriber of `channels` that it may have missed
+    /// messages while Redis was away.
+    fn announce_resubscribed(&self, channels: &[String]) {
+        let payload: Arc<str> =
+            Arc::from(serde_json::to_string(&super::payload::BusPayload::Resubscribed).unwrap_or_default().as_str());
+        for channel in channels {
+            if let Some(subscribers) = self.subs.get(channel) {
+                let message = BusMessage { channel: Arc::from(channel.as_str()), payload: payload.clone() };
+                for recipient in subscribers.values() {
+                    recipient.do_send(message.clone());
+                }
+            }
+        }
     }
 
     fn retry_later(&mut self, ctx: &mut Context<Self>, why: &str) {

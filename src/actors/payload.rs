@@ -14,6 +14,9 @@ pub enum BusPayload {
     Event { seq: i64, event: Value },
     /// Something about the user changed (online/offline): reload.
     Refresh,
+    /// Local only: the bus lost Redis and has just resubscribed; whatever
+    /// was published meanwhile was missed, so catch up from Postgres.
+    Resubscribed,
 }
 
 pub fn booking_channel(prefix: &str, booking_id: uuid::Uuid) -> String {

@@ -91,10 +91,10 @@ impl Handler<Watch> for Registry {
     /// Resolves when the booking's actor has the watcher, i.e. after its
     /// Redis subscription is live.
     fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
-        let (prefix, bus) = (&self.prefix, &self.bus);
+        let (prefix, bus, pool) = (&self.prefix, &self.bus, &self.pool);
         let (addr, watchers) = self.bookings.entry(msg.booking_id).or_insert_with(|| {
-            let actor =
-                BookingActor::new(msg.booking_id, booking_channel(prefix, msg.booking_id), next_id(), bus.clone());
+            let channel = booking_channel(prefix, msg.booking_id);
+            let actor = BookingActor::new(msg.booking_id, channel, next_id(), bus.clone(), pool.clone());
             (actor.start(), HashSet::new())
         });
         watchers.insert(msg.session_id);

@@ -91,6 +91,7 @@ pub async fn spawn_peer(of: &TestApp) -> TestApp {
 }
 
 async fn start(settings: Settings, database: TestDatabase) -> TestApp {
+    kilat::telemetry::init(&settings.log);
     let mailer = Arc::new(CapturingMailer::default());
     let app = Application::build(settings.clone(), Dependencies { mailer: mailer.clone() }).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -305,3 +305,92 @@ async fn abuse_closes_the_socket() {
     feed.send_text("y".repeat(600)).await;
     assert!(feed.closed_within(3.0).await.is_some(), "a frame over 512 bytes closes the feed");
 }
+
+/// A Redis server of this test's own, so restarting it disturbs no other test.
+struct OwnRedis {
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let redis = Self { port };
+        redis.launch();
+        redis
+    }
+
+    fn launch(&self) {
+        let status = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--daemonize", "yes", "--logfile", &format!("/tmp/kilat-test-redis-{}.log", self.port)])
+            .status()
+            .expect("redis-server runs");
+        assert!(status.success());
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("own redis did not start");
+    }
+
+    fn stop(&self) {
+        let _ =
+            std::process::Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown", "nosave"]).output();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[actix_web::test]
+async fn delivery_resumes_after_redis_restarts_and_no_event_is_lost() {
+    let redis = OwnRedis::start();
+    let app = crate::helpers::spawn_app_with(|s| s.redis.url = format!("redis://127.0.0.1:{}/0", redis.port)).await;
+    let (owner, runner, booking) = trip(&app, "restart").await;
+    let bid = id(&booking);
+    let mut feed = app.ws(&format!("/ws/tracking/{bid}?token={}&events=status", owner.access)).await;
+    app.wait_numsub(&format!("booking:{bid}"), 1).await;
+    ping(&app, &runner, 3.14, 101.69, 10.0).await;
+    feed.next_of("location_update").await;
+
+    redis.stop();
+    // A status change while Redis is down waits in the outbox.
+    let resp = app.post(&format!("/api/v1/bookings/{bid}/pickup"), Some(&runner.access), &json!({})).await;
+    assert_eq!(resp.status, 200, "REST keeps working without Redis: {}", resp.text);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.launch();
+
+    // The bus reconnects and resubscribes by itself…
+    app.wait_numsub(&format!("booking:{bid}"), 1).await;
+    // …the outbox relay delivers what happened meanwhile…
+    let status = loop {
+        let frame = feed.next_of("booking.status").await;
+        if frame["new_status"] == "in_progress" {
+            break frame;
+        }
+    };
+    assert_eq!(status["old_status"], "accepted");
+    // …and pings flow again.
+    let mut delivered = false;
+    for _ in 0..20 {
+        ping(&app, &runner, 3.13, 101.68, 12.0).await;
+        if let Some(frame) = feed.next_within(0.5).await {
+            if frame["type"] == "location_update" && frame["latitude"] == 3.13 {
+                delivered = true;
+                break;
+            }
+        }
+    }
+    assert!(delivered, "location frames resume after the restart");
+}
