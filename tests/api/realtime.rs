@@ -361,7 +361,7 @@ async fn delivery_resumes_after_redis_restarts_and_no_event_is_lost() {
     let bid = id(&booking);
     let mut feed = app.ws(&format!("/ws/tracking/{bid}?token={}&events=status", owner.access)).await;
     app.wait_numsub(&format!("booking:{bid}"), 1).await;
-    ping(&app, &runner, 3.14, 101.69, 10.0).await;
+    ping(&app, &runner, 3.145, 101.69, 10.0).await;
     feed.next_of("location_update").await;
 
     redis.stop();
