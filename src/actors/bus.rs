@@ -2,18 +2,23 @@
 //! SUBSCRIBE/UNSUBSCRIBE as local interest comes and goes, one multiplexed
 //! publisher, and automatic reconnect + resubscribe when Redis comes back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, PubSubSink};
-use ::redis::{AsyncCommands, Client, Msg};
+use ::redis::{Client, Msg};
 use actix::prelude::*;
 
 use super::messages::{BusMessage, BusStats, GetBusStats, Publish, Subscribe, Unsubscribe};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Publishes sent to Redis in one pipelined round trip.
+const PUBLISH_BATCH: usize = 1024;
+/// Publishes waiting while Redis is slow or away; beyond this the newest
+/// are dropped (live positions are superseded within a second anyway).
+const MAX_QUEUED_PUBLISHES: usize = 100_000;
 
 pub struct Bus {
     client: Client,
@@ -24,6 +29,9 @@ pub struct Bus {
     sink: Option<PubSubSink>,
     connecting: bool,
     backoff: Duration,
+    queued: VecDeque<Publish>,
+    publishing: bool,
+    dropped_publishes: u64,
 }
 
 impl Bus {
@@ -35,7 +43,33 @@ impl Bus {
             sink: None,
             connecting: false,
             backoff: Duration::from_millis(100),
+            queued: VecDeque::new(),
+            publishing: false,
+            dropped_publishes: 0,
         }
+    }
+
+    /// One pipeline in flight at a time; whatever queued meanwhile goes in
+    /// the next one, so a burst costs a few round trips, not one each.
+    fn pump_publishes(&mut self, ctx: &mut Context<Self>) {
+        if self.publishing || self.queued.is_empty() {
+            return;
+        }
+        let take = self.queued.len().min(PUBLISH_BATCH);
+        let mut pipe = ::redis::pipe();
+        for msg in self.queued.drain(..take) {
+            pipe.publish(msg.channel, msg.payload).ignore();
+        }
+        self.publishing = true;
+        let mut conn = self.publisher.clone();
+        let send = async move { pipe.query_async::<()>(&mut conn).await };
+        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
+            act.publishing = false;
+            if let Err(err) = result {
+                tracing::warn!(error = %err, lost = take, "PUBLISH pipeline failed");
+            }
+            act.pump_publishes(ctx);
+        }));
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
@@ -185,16 +219,15 @@ impl Handler<Publish> for Bus {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
-        let mut conn = self.publisher.clone();
-        ctx.spawn(
-            async move {
-                let sent: Result<i64, _> = conn.publish(&msg.channel, msg.payload).await;
-                if let Err(err) = sent {
-                    tracing::warn!(error = %err, channel = %msg.channel, "PUBLISH failed");
-                }
+        if self.queued.len() >= MAX_QUEUED_PUBLISHES {
+            self.dropped_publishes += 1;
+            if self.dropped_publishes.is_power_of_two() {
+                tracing::warn!(dropped = self.dropped_publishes, "publish queue full; dropping");
             }
-            .into_actor(self),
-        );
+            return;
+        }
+        self.queued.push_back(msg);
+        self.pump_publishes(ctx);
     }
 }
 

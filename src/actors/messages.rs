@@ -63,6 +63,8 @@ pub struct BusStats {
 pub enum FrameKind {
     Location,
     Status,
+    /// Not a frame: the socket fell too far behind and must close.
+    Evict,
 }
 
 /// A frame for one socket (already rendered JSON text).
@@ -128,6 +130,27 @@ pub struct RemoveWatcher {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StopActor;
+
+/// What a booking actor holds back for slow sockets (tests, metrics).
+#[derive(Message)]
+#[rtype(result = "Backlog")]
+pub struct GetBacklog;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, MessageResponse)]
+pub struct Backlog {
+    pub watchers: usize,
+    pub waiting_status: usize,
+    pub waiting_location: usize,
+    /// Location frames replaced by newer ones before a slow socket took them.
+    pub coalesced: u64,
+}
+
+/// Asks the registry for a booking actor's backlog (`None`: not watched here).
+#[derive(Message)]
+#[rtype(result = "Option<Backlog>")]
+pub struct GetBookingBacklog {
+    pub booking_id: Uuid,
+}
 
 // ---- runners -------------------------------------------------------------------
 

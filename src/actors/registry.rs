@@ -13,8 +13,8 @@ use super::booking::BookingActor;
 use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
-    AddWatcher, ApplyPing, GetRegistryStats, PingRejected, RegistryStats, RemoveWatcher, RunnerIdle, RunnerPing,
-    SessionClosed, StopActor, Unwatch, Watch,
+    AddWatcher, ApplyPing, Backlog, GetBacklog, GetBookingBacklog, GetRegistryStats, PingRejected, RegistryStats,
+    RemoveWatcher, RunnerIdle, RunnerPing, SessionClosed, StopActor, Unwatch, Watch,
 };
 use super::payload::booking_channel;
 use super::runner::{RunnerActor, RunnerDeps};
@@ -158,6 +158,20 @@ impl Handler<RunnerIdle> for Registry {
         if let Some(addr) = self.runners.remove(&msg.runner_id) {
             addr.do_send(StopActor);
         }
+    }
+}
+
+impl Handler<GetBookingBacklog> for Registry {
+    type Result = ResponseFuture<Option<Backlog>>;
+
+    fn handle(&mut self, msg: GetBookingBacklog, _: &mut Self::Context) -> Self::Result {
+        let addr = self.bookings.get(&msg.booking_id).map(|(addr, _)| addr.clone());
+        Box::pin(async move {
+            match addr {
+                Some(addr) => addr.send(GetBacklog).await.ok(),
+                None => None,
+            }
+        })
     }
 }
 

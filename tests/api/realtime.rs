@@ -394,3 +394,59 @@ async fn delivery_resumes_after_redis_restarts_and_no_event_is_lost() {
     }
     assert!(delivered, "location frames resume after the restart");
 }
+
+#[actix_web::test]
+async fn a_stalled_socket_gets_only_the_latest_position_and_memory_stays_bounded() {
+    use kilat::actors::messages::GetBookingBacklog;
+    let app = crate::helpers::spawn_app_with(|s| s.realtime.ws_max_frames_per_sec = 1_000_000).await;
+    let (owner, runner, booking) = trip(&app, "stall").await;
+    let bid = uuid::Uuid::parse_str(&id(&booking)).unwrap();
+    // A watcher that never reads…
+    let mut stalled = app.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
+    app.wait_numsub(&format!("booking:{bid}"), 1).await;
+    let mut runner_ws = app.ws(&format!("/ws?token={}", runner.access)).await;
+    runner_ws.next_of("hello").await;
+    // …while the runner floods pings (far more than socket buffers hold).
+    let total: u32 = 10_000;
+    for i in 0..total {
+        let lat = 3.0 + f64::from(i) * 1e-5;
+        runner_ws.send(&json!({"type": "location", "latitude": lat, "longitude": 101.7})).await;
+    }
+    runner_ws.send(&json!({"type": "location", "latitude": 3.9, "longitude": 101.7})).await;
+
+    let mut backlog = None;
+    for _ in 0..200 {
+        let b = app.live.registry.send(GetBookingBacklog { booking_id: bid }).await.unwrap().unwrap();
+        if b.coalesced > 0 && b.waiting_location <= 1 {
+            backlog = Some(b);
+        }
+        if backlog.is_some()
+            && app.live.registry.send(GetBookingBacklog { booking_id: bid }).await.unwrap().unwrap().coalesced
+                == backlog.unwrap().coalesced
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let backlog = backlog.expect("the booking actor coalesced frames for the stalled socket");
+    assert!(backlog.waiting_location <= 1, "at most one location held back per socket: {backlog:?}");
+    assert_eq!(backlog.waiting_status, 0);
+
+    // The reader wakes up: it drains what the pipes held, and the last
+    // frame is the runner's latest position.
+    let mut received = 0u64;
+    let mut last = Value::Null;
+    while let Some(frame) = stalled.next_within(2.0).await {
+        received += 1;
+        last = frame;
+    }
+    assert_eq!(last["latitude"], 3.9, "the latest position arrives");
+    let after = app.live.registry.send(GetBookingBacklog { booking_id: bid }).await.unwrap().unwrap();
+    assert!(after.coalesced > 0);
+    assert!(
+        received + after.coalesced <= u64::from(total) + 1,
+        "every frame was either delivered or replaced by a newer one: {received} + {} of {}",
+        after.coalesced,
+        total + 1
+    );
+}

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::actors::messages::{Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Unwatch, Watch};
+use crate::actors::messages::{FrameKind, Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Unwatch, Watch};
 use crate::actors::registry::Registry;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
@@ -253,6 +253,7 @@ impl Actor for AppSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(super::tracking::MAILBOX);
         Self::send(
             ctx,
             &json!({"type": "hello", "user_id": self.user_id, "role": self.role.as_str(),
@@ -280,6 +281,11 @@ impl Handler<Outbound> for AppSession {
     type Result = ();
 
     fn handle(&mut self, frame: Outbound, ctx: &mut Self::Context) {
+        if frame.kind == FrameKind::Evict {
+            ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Again, description: Some(frame.text.to_string()) }));
+            ctx.stop();
+            return;
+        }
         if let Some(buffer) = self.replaying.get_mut(&frame.booking_id) {
             buffer.push(frame);
             return;

@@ -16,6 +16,9 @@ use crate::actors::registry::Registry;
 pub const PING_EVERY: Duration = Duration::from_secs(54);
 pub const READ_DEADLINE: Duration = Duration::from_secs(60);
 pub const MAX_FRAME: usize = 512;
+/// Frames a socket may have queued before its booking actor holds back
+/// (coalescing locations) — the per-socket bound of contract §3.2.
+pub const MAILBOX: usize = 64;
 
 pub struct TrackingSession {
     pub id: u64,
@@ -29,6 +32,7 @@ impl Actor for TrackingSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX);
         ctx.run_interval(PING_EVERY, |act, ctx| {
             if act.last_heard.elapsed() > READ_DEADLINE {
                 ctx.close(Some(ws::CloseReason {
@@ -54,10 +58,17 @@ impl Handler<Outbound> for TrackingSession {
     type Result = ();
 
     fn handle(&mut self, frame: Outbound, ctx: &mut Self::Context) {
-        if frame.kind == FrameKind::Status && !self.wants_status {
-            return;
+        match frame.kind {
+            FrameKind::Evict => {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Again,
+                    description: Some(frame.text.to_string()),
+                }));
+                ctx.stop();
+            }
+            FrameKind::Status if !self.wants_status => {}
+            _ => ctx.text(&*frame.text),
         }
-        ctx.text(&*frame.text);
     }
 }
 
