@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::actors::bus::Bus;
 use crate::actors::location_writer::LocationWriter;
+use crate::actors::presence::PresenceSweeper;
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
 use crate::auth::{Passwords, TokenKeys};
@@ -111,9 +112,17 @@ fn start_actors(settings: &Settings, pool: &db::PgPool, redis: &RedisHandle) -> 
     let relay =
         Relay::new(pool.clone(), redis.connection(), prefix.clone(), Duration::from_millis(rt.relay_interval_ms))
             .start();
-    let registry =
-        Registry::new(prefix, pool.clone(), bus.clone(), writer.clone(), Duration::from_secs(rt.runner_idle_secs))
-            .start();
+    let grace = Duration::from_secs(rt.presence_grace_secs);
+    let registry = Registry::new(
+        prefix.clone(),
+        pool.clone(),
+        bus.clone(),
+        writer.clone(),
+        Duration::from_secs(rt.runner_idle_secs),
+        grace,
+    )
+    .start();
+    PresenceSweeper::new(pool.clone(), redis.clone(), bus.clone(), prefix, grace).start();
     Ok(Live { bus, registry, relay, writer })
 }
 

@@ -132,6 +132,7 @@ pub struct RealtimeSettings {
     pub ws_client_timeout_secs: u64,
     pub ws_max_frame_bytes: usize,
     pub ws_max_frames_per_sec: u32,
+    pub presence_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,7 +10,7 @@ use ::redis::aio::{ConnectionManager, PubSubSink};
 use ::redis::{Client, Msg};
 use actix::prelude::*;
 
-use super::messages::{BusMessage, BusStats, GetBusStats, Publish, Subscribe, Unsubscribe};
+use super::messages::{BusMessage, BusStats, GetBusStats, Publish, Subscribe, Touch, Unsubscribe};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -19,6 +19,12 @@ const PUBLISH_BATCH: usize = 1024;
 /// Publishes waiting while Redis is slow or away; beyond this the newest
 /// are dropped (live positions are superseded within a second anyway).
 const MAX_QUEUED_PUBLISHES: usize = 100_000;
+
+/// What the publisher connection sends, in order.
+enum Outgoing {
+    Publish(Publish),
+    Touch(Touch),
+}
 
 pub struct Bus {
     client: Client,
@@ -29,7 +35,7 @@ pub struct Bus {
     sink: Option<PubSubSink>,
     connecting: bool,
     backoff: Duration,
-    queued: VecDeque<Publish>,
+    queued: VecDeque<Outgoing>,
     publishing: bool,
     dropped_publishes: u64,
 }
@@ -57,8 +63,11 @@ impl Bus {
         }
         let take = self.queued.len().min(PUBLISH_BATCH);
         let mut pipe = ::redis::pipe();
-        for msg in self.queued.drain(..take) {
-            pipe.publish(msg.channel, msg.payload).ignore();
+        for cmd in self.queued.drain(..take) {
+            match cmd {
+                Outgoing::Publish(msg) => pipe.publish(msg.channel, msg.payload).ignore(),
+                Outgoing::Touch(msg) => pipe.pset_ex(msg.key, 1, msg.ttl_ms).ignore(),
+            };
         }
         self.publishing = true;
         let mut conn = self.publisher.clone();
@@ -226,8 +235,19 @@ impl Handler<Publish> for Bus {
             }
             return;
         }
-        self.queued.push_back(msg);
+        self.queued.push_back(Outgoing::Publish(msg));
         self.pump_publishes(ctx);
+    }
+}
+
+impl Handler<Touch> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, msg: Touch, ctx: &mut Self::Context) {
+        if self.queued.len() < MAX_QUEUED_PUBLISHES {
+            self.queued.push_back(Outgoing::Touch(msg));
+            self.pump_publishes(ctx);
+        }
     }
 }
 

@@ -44,6 +44,14 @@ pub struct Publish {
     pub payload: String,
 }
 
+/// Sets a key that expires (presence), through the same pipelined connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Touch {
+    pub key: String,
+    pub ttl_ms: u64,
+}
+
 /// How many channels the bus holds a Redis subscription for (tests, metrics).
 #[derive(Message)]
 #[rtype(result = "BusStats")]

@@ -19,6 +19,7 @@ pub mod bus;
 pub mod location_writer;
 pub mod messages;
 pub mod payload;
+pub mod presence;
 pub mod registry;
 pub mod relay;
 pub mod runner;

@@ -26,3 +26,8 @@ pub fn booking_channel(prefix: &str, booking_id: uuid::Uuid) -> String {
 pub fn user_channel(prefix: &str, user_id: uuid::Uuid) -> String {
     format!("{prefix}user:{user_id}")
 }
+
+/// Present (with a TTL) while a runner pings or holds a socket on any node.
+pub fn presence_key(prefix: &str, runner_id: uuid::Uuid) -> String {
+    format!("{prefix}presence:{runner_id}")
+}

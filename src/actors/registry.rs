@@ -33,6 +33,7 @@ pub struct Registry {
     bus: Addr<Bus>,
     writer: Addr<LocationWriter>,
     runner_idle: Duration,
+    presence_ttl: Duration,
     bookings: HashMap<Uuid, (Addr<BookingActor>, HashSet<u64>)>,
     sessions: HashMap<u64, HashSet<Uuid>>,
     runners: HashMap<Uuid, Addr<RunnerActor>>,
@@ -45,6 +46,7 @@ impl Registry {
         bus: Addr<Bus>,
         writer: Addr<LocationWriter>,
         runner_idle: Duration,
+        presence_ttl: Duration,
     ) -> Self {
         Self {
             prefix,
@@ -52,6 +54,7 @@ impl Registry {
             bus,
             writer,
             runner_idle,
+            presence_ttl,
             bookings: HashMap::new(),
             sessions: HashMap::new(),
             runners: HashMap::new(),
@@ -140,6 +143,7 @@ impl Handler<RunnerPing> for Registry {
                     writer: self.writer.clone(),
                     registry: ctx.address(),
                     idle_after: self.runner_idle,
+                    presence_ttl: self.presence_ttl,
                 };
                 let addr = RunnerActor::new(msg.runner_id, next_id(), deps).start();
                 self.runners.insert(msg.runner_id, addr.clone());

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
-    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, RunnerIdle, StopActor, Subscribe, Unsubscribe,
+    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, RunnerIdle, StopActor, Subscribe, Touch, Unsubscribe,
 };
 use super::payload::{BusPayload, booking_channel};
 use super::registry::Registry;
@@ -44,6 +44,8 @@ pub struct RunnerActor {
     state: Option<LiveState>,
     last_seen: Instant,
     idle_after: Duration,
+    presence_ttl: Duration,
+    last_touch: Option<Instant>,
 }
 
 pub struct RunnerDeps {
@@ -53,6 +55,7 @@ pub struct RunnerDeps {
     pub writer: Addr<LocationWriter>,
     pub registry: Addr<Registry>,
     pub idle_after: Duration,
+    pub presence_ttl: Duration,
 }
 
 impl RunnerActor {
@@ -69,7 +72,21 @@ impl RunnerActor {
             state: None,
             last_seen: Instant::now(),
             idle_after: deps.idle_after,
+            presence_ttl: deps.presence_ttl,
+            last_touch: None,
         }
+    }
+
+    /// Keeps the runner present cluster-wide (at most one write a second).
+    fn touch_presence(&mut self) {
+        if self.last_touch.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        self.last_touch = Some(Instant::now());
+        self.bus.do_send(Touch {
+            key: super::payload::presence_key(&self.prefix, self.runner_id),
+            ttl_ms: self.presence_ttl.as_millis() as u64,
+        });
     }
 
     /// Reloads the live state; later messages wait for it (`ctx.wait`).
@@ -163,6 +180,7 @@ impl Handler<ApplyPing> for RunnerActor {
             let payload = serde_json::to_string(&BusPayload::Location { frame }).unwrap_or_default();
             self.bus.do_send(Publish { channel: booking_channel(&self.prefix, booking_id), payload });
         }
+        self.touch_presence();
         self.writer.do_send(RecordPosition {
             runner_id: self.runner_id,
             at: ping.at,

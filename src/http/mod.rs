@@ -23,8 +23,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::actors::bus::Bus;
 use crate::actors::location_writer::LocationWriter;
-use crate::actors::messages::{Kick, Publish};
-use crate::actors::payload::{BusPayload, user_channel};
+use crate::actors::messages::{Kick, Publish, Touch};
+use crate::actors::payload::{BusPayload, presence_key, user_channel};
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
 use crate::auth::{Passwords, TokenKeys};
@@ -62,6 +62,14 @@ impl AppState {
     /// A change was committed to the outbox: have it published now.
     pub fn committed(&self) {
         self.live.relay.do_send(Kick);
+    }
+
+    /// The runner is here now (for `realtime.presence_grace_secs`).
+    pub fn touch_presence(&self, runner_id: uuid::Uuid) {
+        self.live.bus.do_send(Touch {
+            key: presence_key(&self.settings.redis.key_prefix, runner_id),
+            ttl_ms: self.settings.realtime.presence_grace_secs * 1000,
+        });
     }
 
     /// Tell every node's actors about this user (presence changed).

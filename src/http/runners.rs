@@ -216,6 +216,7 @@ pub async fn online(
     if !runners::set_online(&mut conn, user.id, at).await? {
         return Err(AppError::missing("runner not found"));
     }
+    state.touch_presence(user.id);
     state.refresh_user(user.id);
     Ok(envelope::message("runner is now online"))
 }

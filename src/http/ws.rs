@@ -11,12 +11,14 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{authenticate, bearer_token};
+use crate::actors::payload::presence_key;
 use crate::actors::registry::next_id;
-use crate::actors::ws::session::{AppSession, SessionLimits};
+use crate::actors::ws::session::{AppSession, Presence, SessionLimits};
 use crate::actors::ws::tracking::TrackingSession;
 use crate::actors::ws::{start_session, start_tracking};
 use crate::db::bookings;
 use crate::domain::booking::Actor;
+use crate::domain::identity::Role;
 use crate::error::AppError;
 
 fn raw(status: StatusCode, message: &'static str) -> AppError {
@@ -81,8 +83,20 @@ pub async fn app_socket(
         client_timeout: Duration::from_secs(rt.ws_client_timeout_secs),
         max_frames_per_sec: rt.ws_max_frames_per_sec,
     };
-    let session =
-        AppSession::new(next_id(), user.id, user.role, state.pool.clone(), state.live.registry.clone(), limits);
+    let presence = (user.role == Role::Runner).then(|| Presence {
+        bus: state.live.bus.clone(),
+        key: presence_key(&state.settings.redis.key_prefix, user.id),
+        ttl: Duration::from_secs(rt.presence_grace_secs),
+    });
+    let session = AppSession::new(
+        next_id(),
+        user.id,
+        user.role,
+        state.pool.clone(),
+        state.live.registry.clone(),
+        limits,
+        presence,
+    );
     start_session(session, rt.ws_max_frame_bytes, &req, stream)
         .map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
 }

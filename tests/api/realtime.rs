@@ -450,3 +450,40 @@ async fn a_stalled_socket_gets_only_the_latest_position_and_memory_stays_bounded
         total + 1
     );
 }
+
+#[actix_web::test]
+async fn a_silent_runner_goes_offline_after_the_grace_on_every_node() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.realtime.presence_grace_secs = 2;
+        s.realtime.location_flush_ms = 200;
+        s.realtime.ws_heartbeat_secs = 1;
+    })
+    .await;
+    let quiet = ready_runner(&app, "quiet@example.my", dog_crate(), PICKUP).await;
+    let chatty = ready_runner(&app, "chatty@example.my", dog_crate(), PICKUP).await;
+    let status =
+        async |s: &Session| app.get("/api/v1/runners/me", Some(&s.access)).await.body["data"]["session_status"].clone();
+
+    for _ in 0..20 {
+        ping(&app, &chatty, 3.15, 101.71, 5.0).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status(&quiet).await, "inactive", "no pings, no socket: offline after the grace");
+    assert_eq!(status(&chatty).await, "active", "a pinging runner stays online");
+    let resp = app
+        .post("/api/v1/runners/me/location", Some(&quiet.access), &json!({"latitude": 3.1, "longitude": 101.7}))
+        .await;
+    assert_eq!(resp.body["error"], "runner must be online to update location", "every node's actor was told");
+
+    // A runner holding a socket stays online without pinging.
+    let mut socket = app.ws(&format!("/ws?token={}", quiet.access)).await;
+    socket.next_of("hello").await;
+    crate::fixtures::go_online(&app, &quiet, PICKUP).await;
+    for _ in 0..8 {
+        // answer the server's pings so the socket counts as alive
+        let _ = socket.next_within(0.5).await;
+    }
+    assert_eq!(status(&chatty).await, "inactive", "silent once it stopped pinging");
+    assert_eq!(status(&quiet).await, "active", "an open socket keeps the runner present");
+    drop(socket);
+}

@@ -15,7 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::actors::messages::{FrameKind, Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Unwatch, Watch};
+use crate::actors::bus::Bus;
+use crate::actors::messages::{
+    FrameKind, Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Touch, Unwatch, Watch,
+};
 use crate::actors::registry::Registry;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
@@ -35,6 +38,13 @@ pub struct SessionLimits {
     pub max_frames_per_sec: u32,
 }
 
+/// A runner's socket keeps the runner present: (bus, presence key, TTL).
+pub struct Presence {
+    pub bus: Addr<Bus>,
+    pub key: String,
+    pub ttl: Duration,
+}
+
 pub struct AppSession {
     pub id: u64,
     pub user_id: Uuid,
@@ -42,6 +52,7 @@ pub struct AppSession {
     pub pool: PgPool,
     pub registry: Addr<Registry>,
     pub limits: SessionLimits,
+    presence: Option<Presence>,
     last_heard: Instant,
     window_start: Instant,
     frames_in_window: u32,
@@ -72,6 +83,7 @@ impl AppSession {
         pool: PgPool,
         registry: Addr<Registry>,
         limits: SessionLimits,
+        presence: Option<Presence>,
     ) -> Self {
         let now = Instant::now();
         Self {
@@ -81,12 +93,19 @@ impl AppSession {
             pool,
             registry,
             limits,
+            presence,
             last_heard: now,
             window_start: now,
             frames_in_window: 0,
             watching: HashSet::new(),
             replaying: HashMap::new(),
             last_sent_seq: HashMap::new(),
+        }
+    }
+
+    fn touch_presence(&self) {
+        if let Some(p) = &self.presence {
+            p.bus.do_send(Touch { key: p.key.clone(), ttl_ms: p.ttl.as_millis() as u64 });
         }
     }
 
@@ -259,7 +278,9 @@ impl Actor for AppSession {
             &json!({"type": "hello", "user_id": self.user_id, "role": self.role.as_str(),
                     "server_time": time::format(&Utc::now()), "heartbeat_secs": self.limits.heartbeat.as_secs()}),
         );
+        self.touch_presence();
         ctx.run_interval(self.limits.heartbeat, |act, ctx| {
+            act.touch_presence();
             if act.last_heard.elapsed() > act.limits.client_timeout {
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Away,
