@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::actors::bus::Bus;
 use crate::actors::location_writer::LocationWriter;
+use crate::actors::notifier::Notifier;
 use crate::actors::presence::PresenceSweeper;
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
@@ -25,15 +26,17 @@ use crate::domain::pricing::StandardPricing;
 use crate::error::BoxError;
 use crate::http::{self, AppState, Live, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
+use crate::push::{LogPushSender, PushSender};
 
 /// What the application is built from besides settings; tests swap these.
 pub struct Dependencies {
     pub mailer: Arc<dyn Mailer>,
+    pub push: Arc<dyn PushSender>,
 }
 
 impl Default for Dependencies {
     fn default() -> Self {
-        Self { mailer: Arc::new(LogMailer) }
+        Self { mailer: Arc::new(LogMailer), push: Arc::new(LogPushSender) }
     }
 }
 
@@ -103,7 +106,12 @@ impl Application {
 }
 
 /// Starts the node's actors once (outside `HttpServer::new`).
-fn start_actors(settings: &Settings, pool: &db::PgPool, redis: &RedisHandle) -> Result<Live, BoxError> {
+fn start_actors(
+    settings: &Settings,
+    pool: &db::PgPool,
+    redis: &RedisHandle,
+    push: Arc<dyn PushSender>,
+) -> Result<Live, BoxError> {
     let rt = &settings.realtime;
     let client = ::redis::Client::open(settings.redis.url.as_str())?;
     let bus = Bus::new(client, redis.connection()).start();
@@ -123,13 +131,14 @@ fn start_actors(settings: &Settings, pool: &db::PgPool, redis: &RedisHandle) -> 
     )
     .start();
     PresenceSweeper::new(pool.clone(), redis.clone(), bus.clone(), prefix, grace).start();
+    Notifier::new(pool.clone(), push, Duration::from_millis(rt.notifier_interval_ms)).start();
     Ok(Live { bus, registry, relay, writer })
 }
 
 fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxError> {
     let pool = db::pool::build(&settings.database)?;
     let redis = RedisHandle::new(&settings.redis)?;
-    let live = start_actors(&settings, &pool, &redis)?;
+    let live = start_actors(&settings, &pool, &redis, deps.push.clone())?;
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
     let quality = eligibility::quality_policy(&settings.marketplace.quality_policy)

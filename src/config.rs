@@ -133,6 +133,7 @@ pub struct RealtimeSettings {
     pub ws_max_frame_bytes: usize,
     pub ws_max_frames_per_sec: u32,
     pub presence_grace_secs: u64,
+    pub notifier_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

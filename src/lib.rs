@@ -13,4 +13,5 @@ pub mod error;
 pub mod http;
 pub mod mailer;
 pub mod payments;
+pub mod push;
 pub mod telemetry;

@@ -195,6 +195,19 @@ pub struct RunnerPing {
 #[rtype(result = "Result<(), PingRejected>")]
 pub struct ApplyPing(pub Ping);
 
+/// The runner's presence changed through this node: reload before the
+/// next ping (read-your-writes for `online`/`offline`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RefreshRunner {
+    pub runner_id: Uuid,
+}
+
+/// Reload the live state (sent by the registry).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reload;
+
 /// A runner actor went idle and stopped.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -18,6 +18,7 @@ pub mod booking;
 pub mod bus;
 pub mod location_writer;
 pub mod messages;
+pub mod notifier;
 pub mod payload;
 pub mod presence;
 pub mod registry;

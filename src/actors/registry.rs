@@ -13,7 +13,7 @@ use super::booking::BookingActor;
 use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
-    AddWatcher, ApplyPing, Backlog, GetBacklog, GetBookingBacklog, GetRegistryStats, PingRejected, RegistryStats,
+    AddWatcher, ApplyPing, Backlog, GetBacklog, GetBookingBacklog, GetRegistryStats, RefreshRunner, Reload, PingRejected, RegistryStats,
     RemoveWatcher, RunnerIdle, RunnerPing, SessionClosed, StopActor, Unwatch, Watch,
 };
 use super::payload::booking_channel;
@@ -152,6 +152,19 @@ impl Handler<RunnerPing> for Registry {
         };
         let applied = addr.send(ApplyPing(msg.ping));
         Box::pin(async move { applied.await.unwrap_or(Err(PingRejected::Unavailable)) })
+    }
+}
+
+impl Handler<RefreshRunner> for Registry {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: RefreshRunner, _: &mut Self::Context) -> Self::Result {
+        let addr = self.runners.get(&msg.runner_id).cloned();
+        Box::pin(async move {
+            if let Some(addr) = addr {
+                let _ = addr.send(Reload).await;
+            }
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! The outbox relay: publishes committed events to Redis, at least once and
 //! in commit order (one relay holds the cluster-wide advisory lock at a
-//! time; a crashed node's lock dies with its transaction). Each event goes
-//! to its booking's channel and to the owner's and runner's user channels.
+//! time; a crashed node's lock dies with its transaction). A booking event
+//! goes to the booking's channel and to the owner's and runner's user
+//! channels; a user event (a notification) to that user's channel.
 
 use std::time::Duration;
 
@@ -36,6 +37,10 @@ impl EventSink for RedisSink {
         for event in batch {
             let payload = serde_json::to_string(&BusPayload::Event { seq: event.seq, event: event.payload.clone() })
                 .map_err(AppError::internal)?;
+            if event.aggregate_type == "user" {
+                pipe.publish(user_channel(&self.prefix, event.aggregate_id), &payload).ignore();
+                continue;
+            }
             pipe.publish(booking_channel(&self.prefix, event.aggregate_id), &payload).ignore();
             let data = &event.payload["data"];
             for key in ["owner_id", "runner_id"] {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
-    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, RunnerIdle, StopActor, Subscribe, Touch, Unsubscribe,
+    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor, Subscribe, Touch, Unsubscribe,
 };
 use super::payload::{BusPayload, booking_channel};
 use super::registry::Registry;
@@ -190,6 +190,14 @@ impl Handler<ApplyPing> for RunnerActor {
             heading_degrees: ping.heading_degrees,
         });
         Ok(())
+    }
+}
+
+impl Handler<Reload> for RunnerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Reload, ctx: &mut Self::Context) {
+        self.reload(ctx);
     }
 }
 

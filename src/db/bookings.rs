@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::schema::{booking_decline_reasons, booking_photos, booking_status_history, bookings, runners};
-use super::{Conn, outbox, runners as runner_db, tracking};
+use super::{Conn, notifications, outbox, runners as runner_db, tracking};
 use crate::domain::booking::{Actor, Address, BookingStatus, Parties, new_booking_number};
 use crate::domain::crates::CrateRequirement;
 use crate::domain::eligibility::{self, QualityPolicy};
 use crate::domain::events::{BookingFacts, CloudEvent, booking_event};
+use crate::domain::notifications as notice;
 use crate::domain::pet::PetSpec;
 use crate::error::AppError;
 
@@ -98,12 +99,14 @@ pub struct NewBooking {
 
 /// Writes `booking.<kind>` to the outbox with the status change in it
 /// (`old_status`, `new_status`), which the relay turns into status frames.
+#[allow(clippy::too_many_arguments)]
 async fn emit(
     conn: &mut Conn,
     facts: &BookingFacts<'_>,
     kind: &str,
     from: Option<BookingStatus>,
     to: BookingStatus,
+    actor: Uuid,
     at: DateTime<Utc>,
     mut extra: Value,
 ) -> Result<(), diesel::result::Error> {
@@ -111,7 +114,27 @@ async fn emit(
         map.insert("old_status".into(), json!(from.map(BookingStatus::as_str)));
         map.insert("new_status".into(), json!(to.as_str()));
     }
-    outbox::insert(conn, "booking", facts.booking_id, &booking_event(kind, facts, at, extra)).await
+    let event = booking_event(kind, facts, at, extra);
+    outbox::insert(conn, "booking", facts.booking_id, &event).await?;
+    notify(conn, facts, &event, Some(actor)).await
+}
+
+/// Inbox rows for the event's recipients (contract §4.13), same transaction.
+async fn notify(
+    conn: &mut Conn,
+    facts: &BookingFacts<'_>,
+    event: &CloudEvent,
+    actor: Option<Uuid>,
+) -> Result<(), diesel::result::Error> {
+    let Some((title, body)) = notice::render(&event.event_type, facts.booking_number, &event.data) else {
+        return Ok(());
+    };
+    let metadata = json!({"booking_number": facts.booking_number, "event_id": event.id});
+    for user in notice::recipients(&event.event_type, facts.owner_id, facts.runner_id, actor) {
+        notifications::create(conn, user, Some(facts.booking_id), &event.event_type, &title, &body, metadata.clone())
+            .await?;
+    }
+    Ok(())
 }
 
 /// `tracking.<kind>` on the booking's stream (contract §5.5), with the owner.
@@ -142,7 +165,8 @@ async fn emit_tracking(
         }
     }
     let event = CloudEvent::new("kilat-tracking", &format!("tracking.{kind}"), at, data);
-    outbox::insert(conn, "booking", booking.id, &event).await
+    outbox::insert(conn, "booking", booking.id, &event).await?;
+    notify(conn, &booking.facts(), &event, None).await
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, diesel::result::Error> {
@@ -225,6 +249,7 @@ pub async fn create(conn: &mut Conn, new: NewBooking) -> Result<Booking, AppErro
             "requested",
             None,
             BookingStatus::Requested,
+            new.owner_id,
             now,
             json!({
                 "pet_type": new.pet.pet_type.as_str(),
@@ -353,7 +378,8 @@ pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn Quali
         let changes = TransitionChanges { runner_id: Some(Some(runner.id)), ..Default::default() };
         let updated = apply(conn, &booking, BookingStatus::Accepted, changes, now).await?;
         write_history(conn, id, Some(status), BookingStatus::Accepted, runner.id, "", now).await?;
-        emit(conn, &updated.facts(), "accepted", Some(status), BookingStatus::Accepted, now, json!({})).await?;
+        emit(conn, &updated.facts(), "accepted", Some(status), BookingStatus::Accepted, runner.id, now, json!({}))
+            .await?;
         let track = tracking::start(conn, id, runner.id, now).await?;
         emit_tracking(conn, &updated, "started", &track, now).await?;
         Ok(updated)
@@ -387,7 +413,17 @@ pub async fn decline(conn: &mut Conn, id: Uuid, runner: Actor, reason: &str) -> 
             .await?;
         write_history(conn, id, Some(status), BookingStatus::Requested, runner.id, reason, now).await?;
         let facts = BookingFacts { runner_id: Some(runner.id), ..booking.facts() };
-        emit(conn, &facts, "declined", Some(status), BookingStatus::Requested, now, json!({"reason": reason})).await?;
+        emit(
+            conn,
+            &facts,
+            "declined",
+            Some(status),
+            BookingStatus::Requested,
+            runner.id,
+            now,
+            json!({"reason": reason}),
+        )
+        .await?;
         Ok(updated)
     })
     .await
@@ -419,7 +455,7 @@ pub async fn runner_step(conn: &mut Conn, id: Uuid, runner: Actor, to: BookingSt
         };
         let updated = apply(conn, &booking, to, changes, now).await?;
         write_history(conn, id, Some(status), to, runner.id, "", now).await?;
-        emit(conn, &updated.facts(), kind, Some(status), to, now, extra).await?;
+        emit(conn, &updated.facts(), kind, Some(status), to, runner.id, now, extra).await?;
         if to == BookingStatus::Delivered {
             if let Some(track) = tracking::complete(conn, id, now).await? {
                 emit_tracking(conn, &updated, "completed", &track, now).await?;
@@ -452,7 +488,7 @@ pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Actor) -> Result<Booking,
         }
         write_history(conn, id, Some(status), BookingStatus::Completed, owner.id, "", now).await?;
         let extra = json!({"final_price_cents": updated.final_price_cents, "currency": updated.currency});
-        emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, now, extra).await?;
+        emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, owner.id, now, extra).await?;
         Ok(updated)
     })
     .await
@@ -476,7 +512,7 @@ pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Resu
         let updated = apply(conn, &booking, BookingStatus::Cancelled, changes, now).await?;
         write_history(conn, id, Some(status), BookingStatus::Cancelled, actor.id, note, now).await?;
         let extra = json!({"cancelled_by": actor.id, "cancelled_by_role": actor.role.as_str(), "reason": note});
-        emit(conn, &updated.facts(), "cancelled", Some(status), BookingStatus::Cancelled, now, extra).await?;
+        emit(conn, &updated.facts(), "cancelled", Some(status), BookingStatus::Cancelled, actor.id, now, extra).await?;
         if let Some(track) = tracking::cancel(conn, id).await? {
             emit_tracking(conn, &updated, "cancelled", &track, now).await?;
         }

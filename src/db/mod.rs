@@ -3,6 +3,8 @@
 //! leases and fan-out).
 
 pub mod bookings;
+pub mod chat;
+pub mod notifications;
 pub mod outbox;
 pub mod pets;
 pub mod pool;

@@ -88,6 +88,83 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    chat_messages (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        sender_id -> Uuid,
+        sender_role -> Text,
+        message_type -> Text,
+        content -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    device_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        token -> Text,
+        platform -> Text,
+        scope_type -> Text,
+        scope_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    notification_preferences (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        enable_push -> Bool,
+        enable_sms -> Bool,
+        enable_email -> Bool,
+        fcm_token -> Nullable<Text>,
+        phone_number -> Nullable<Text>,
+        email -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    notifications (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        booking_id -> Nullable<Uuid>,
+        event_type -> Text,
+        title -> Text,
+        body -> Text,
+        channels -> Array<Nullable<Text>>,
+        channels_sent -> Array<Nullable<Text>>,
+        channels_failed -> Array<Nullable<Text>>,
+        retry_count -> Int4,
+        max_retries -> Int4,
+        status -> Text,
+        claimed_until -> Nullable<Timestamptz>,
+        read_at -> Nullable<Timestamptz>,
+        metadata -> Jsonb,
+        fcm_sent_at -> Nullable<Timestamptz>,
+        sms_sent_at -> Nullable<Timestamptz>,
+        email_sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     outbox (id) {
         id -> Int8,
         event_id -> Uuid,
@@ -297,6 +374,12 @@ diesel::joinable!(booking_decline_reasons -> users (runner_id));
 diesel::joinable!(booking_photos -> bookings (booking_id));
 diesel::joinable!(booking_photos -> users (runner_id));
 diesel::joinable!(booking_status_history -> bookings (booking_id));
+diesel::joinable!(chat_messages -> bookings (booking_id));
+diesel::joinable!(chat_messages -> users (sender_id));
+diesel::joinable!(device_tokens -> users (user_id));
+diesel::joinable!(notification_preferences -> users (user_id));
+diesel::joinable!(notifications -> bookings (booking_id));
+diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(password_reset_tokens -> users (user_id));
 diesel::joinable!(pet_shops -> users (owner_id));
 diesel::joinable!(pets -> users (owner_id));
@@ -313,6 +396,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     booking_photos,
     booking_status_history,
     bookings,
+    chat_messages,
+    device_tokens,
+    notification_preferences,
+    notifications,
     outbox,
     password_reset_tokens,
     pet_shops,

@@ -21,12 +21,24 @@ pub trait QualityPolicy: Send + Sync {
     fn check(&self, rating: f64, total_trips: i32, completion_rate: f64) -> Result<(), String>;
 }
 
-/// Rating at least 3.0, unless the runner has no trips yet.
+/// Nothing writes ratings in this release (contract §7 #21), so a rating
+/// of 0 means "not rated yet", not "rated zero": such a runner is judged
+/// like a new one. Without this, every runner would be locked out after
+/// their first completed trip.
+fn unrated(rating: f64, total_trips: i32) -> bool {
+    total_trips == 0 || rating == 0.0
+}
+
+/// Rating at least 3.0, unless the runner has no trips (or no rating) yet.
 pub struct StandardQuality;
 
 impl QualityPolicy for StandardQuality {
     fn check(&self, rating: f64, total_trips: i32, _completion_rate: f64) -> Result<(), String> {
-        if total_trips == 0 || rating >= 3.0 { Ok(()) } else { Err(format!("rating {rating:.2} is below 3.00")) }
+        if unrated(rating, total_trips) || rating >= 3.0 {
+            Ok(())
+        } else {
+            Err(format!("rating {rating:.2} is below 3.00"))
+        }
     }
 }
 
@@ -36,7 +48,7 @@ pub struct FiveStarQuality;
 
 impl QualityPolicy for FiveStarQuality {
     fn check(&self, rating: f64, total_trips: i32, completion_rate: f64) -> Result<(), String> {
-        if total_trips == 0 {
+        if unrated(rating, total_trips) {
             return Ok(());
         }
         if rating < 4.8 {
@@ -123,6 +135,8 @@ mod tests {
     fn new_runners_pass_the_quality_bar() {
         assert!(StandardQuality.check(0.0, 0, 1.0).is_ok());
         assert!(StandardQuality.check(3.0, 5, 1.0).is_ok());
+        assert!(StandardQuality.check(0.0, 5, 1.0).is_ok(), "not rated yet is not rated zero");
+        assert!(StandardQuality.check(2.99, 5, 1.0).is_err());
         assert!(FiveStarQuality.check(4.9, 5, 0.96).is_ok());
         assert!(FiveStarQuality.check(4.7, 5, 0.99).is_err());
         assert!(FiveStarQuality.check(4.9, 5, 0.95).is_err());

@@ -7,6 +7,7 @@ pub mod events;
 pub mod frames;
 pub mod geo;
 pub mod identity;
+pub mod notifications;
 pub mod pet;
 pub mod pricing;
 pub mod time;

@@ -285,6 +285,7 @@ pub async fn accept(
     let mut conn = state.pool.get().await?;
     let booking = bookings::accept(&mut conn, id, actor(&user), state.quality.as_ref()).await?;
     state.committed();
+    state.reload_runner_here(user.id).await;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -311,6 +312,7 @@ pub async fn decline(
     let mut conn = state.pool.get().await?;
     let booking = bookings::decline(&mut conn, id, actor(&user), reason).await?;
     state.committed();
+    state.reload_runner_here(user.id).await;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -320,6 +322,7 @@ async fn runner_step(state: &AppState, user: &AuthUser, id: &str, to: BookingSta
     let mut conn = state.pool.get().await?;
     let booking = bookings::runner_step(&mut conn, id, actor(user), to).await?;
     state.committed();
+    state.reload_runner_here(user.id).await;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -383,6 +386,9 @@ pub async fn cancel(
     let mut conn = state.pool.get().await?;
     let booking = bookings::cancel(&mut conn, id, actor(&user), &note).await?;
     state.committed();
+    if let Some(runner_id) = booking.runner_id {
+        state.reload_runner_here(runner_id).await;
+    }
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 

@@ -3,11 +3,13 @@
 
 pub mod admin;
 pub mod bookings;
+pub mod chat;
 pub mod envelope;
 pub mod extract;
 pub mod health;
 pub mod identity;
 pub mod middleware;
+pub mod notifications;
 pub mod openapi;
 pub mod pets;
 pub mod petshops;
@@ -23,7 +25,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::actors::bus::Bus;
 use crate::actors::location_writer::LocationWriter;
-use crate::actors::messages::{Kick, Publish, Touch};
+use crate::actors::messages::{Kick, Publish, RefreshRunner, Touch};
 use crate::actors::payload::{BusPayload, presence_key, user_channel};
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
@@ -70,6 +72,19 @@ impl AppState {
             key: presence_key(&self.settings.redis.key_prefix, runner_id),
             ttl_ms: self.settings.realtime.presence_grace_secs * 1000,
         });
+    }
+
+    /// Tell this node's runner actor (now) and every other node's (through
+    /// Redis) that the runner's presence changed.
+    pub async fn refresh_runner(&self, runner_id: uuid::Uuid) {
+        self.reload_runner_here(runner_id).await;
+        self.refresh_user(runner_id);
+    }
+
+    /// This node's runner actor reloads before its next ping (its trip
+    /// changed here); other nodes learn from the relayed event.
+    pub async fn reload_runner_here(&self, runner_id: uuid::Uuid) {
+        let _ = self.live.registry.send(RefreshRunner { runner_id }).await;
     }
 
     /// Tell every node's actors about this user (presence changed).
@@ -149,6 +164,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/{id}/photos", web::get().to(bookings::photos))
                     .route("/{id}/history", web::get().to(bookings::history))
                     .route("/{id}/tracking", web::get().to(tracking::trip_updates)),
+            )
+            .service(
+                web::scope("/chat")
+                    .route("/{booking_id}/messages", web::post().to(chat::post))
+                    .route("/{booking_id}/messages", web::get().to(chat::list)),
+            )
+            .service(
+                web::scope("/notifications")
+                    .route("", web::get().to(notifications::list))
+                    .route("/preferences", web::get().to(notifications::preferences))
+                    .route("/preferences", web::put().to(notifications::update_preferences))
+                    .route("/fcm-token", web::post().to(notifications::fcm_token))
+                    .route("/device-tokens", web::post().to(notifications::device_token))
+                    .route("/{id}", web::get().to(notifications::get))
+                    .route("/{id}/read", web::put().to(notifications::mark_read))
+                    .route("/{id}/read", web::post().to(notifications::mark_read)),
             )
             .service(
                 web::scope("/tracking")

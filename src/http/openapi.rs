@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, bookings, envelope, health, identity, pets, petshops, runners, tracking};
+use super::{admin, bookings, chat, envelope, health, identity, notifications, pets, petshops, runners, tracking};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,12 +26,15 @@ use super::{admin, bookings, envelope, health, identity, pets, petshops, runners
         bookings::pickup, bookings::deliver, bookings::confirm, bookings::cancel, bookings::rebook,
         bookings::add_photo, bookings::photos, bookings::history,
         tracking::get, tracking::route, tracking::share, tracking::shared, tracking::trip_updates,
+        chat::post, chat::list,
+        notifications::list, notifications::mark_read, notifications::get, notifications::preferences,
+        notifications::update_preferences, notifications::fcm_token, notifications::device_token,
     ),
     components(schemas(envelope::ErrorBody, envelope::RawError, envelope::Message, envelope::Pagination)),
     modifiers(&BearerAuth),
     tags((name = "identity"), (name = "admin"), (name = "health"), (name = "runners"), (name = "pets",
         description = "also served on /api/v1/users/me/pets"), (name = "petshops"), (name = "bookings"),
-        (name = "tracking", description = "live frames: GET /ws/tracking/{booking_id}?token=…[&events=status] and GET /ws (see ARCHITECTURE.md)")),
+        (name = "chat"), (name = "notifications"), (name = "tracking", description = "live frames: GET /ws/tracking/{booking_id}?token=…[&events=status] and GET /ws (see ARCHITECTURE.md)")),
 )]
 pub struct ApiDoc;
 

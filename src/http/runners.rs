@@ -217,7 +217,7 @@ pub async fn online(
         return Err(AppError::missing("runner not found"));
     }
     state.touch_presence(user.id);
-    state.refresh_user(user.id);
+    state.refresh_runner(user.id).await;
     Ok(envelope::message("runner is now online"))
 }
 
@@ -229,7 +229,7 @@ pub async fn offline(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
     if !runners::set_offline(&mut conn, user.id).await? {
         return Err(AppError::missing("runner not found"));
     }
-    state.refresh_user(user.id);
+    state.refresh_runner(user.id).await;
     Ok(envelope::message("runner is now offline"))
 }
 

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{authenticate, bearer_token};
-use crate::actors::payload::presence_key;
+use crate::actors::payload::{presence_key, user_channel};
 use crate::actors::registry::next_id;
-use crate::actors::ws::session::{AppSession, Presence, SessionLimits};
+use crate::actors::ws::session::{AppSession, Presence, SessionDeps, SessionLimits};
 use crate::actors::ws::tracking::TrackingSession;
 use crate::actors::ws::{start_session, start_tracking};
 use crate::db::bookings;
@@ -88,15 +88,14 @@ pub async fn app_socket(
         key: presence_key(&state.settings.redis.key_prefix, user.id),
         ttl: Duration::from_secs(rt.presence_grace_secs),
     });
-    let session = AppSession::new(
-        next_id(),
-        user.id,
-        user.role,
-        state.pool.clone(),
-        state.live.registry.clone(),
+    let deps = SessionDeps {
+        pool: state.pool.clone(),
+        registry: state.live.registry.clone(),
         limits,
         presence,
-    );
+        user_channel: (state.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
+    };
+    let session = AppSession::new(next_id(), user.id, user.role, deps);
     start_session(session, rt.ws_max_frame_bytes, &req, stream)
         .map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
 }

@@ -91,7 +91,8 @@ async fn the_worked_example_from_request_to_completion() {
 
     // Every transition wrote its event, in order, numbered per booking, with
     // owner and runner ids; status events carry the change.
-    let events = strings(&app, "SELECT event_type AS value FROM outbox ORDER BY id").await;
+    let events =
+        strings(&app, "SELECT event_type AS value FROM outbox WHERE aggregate_type = 'booking' ORDER BY id").await;
     assert_eq!(
         events,
         [
@@ -104,7 +105,8 @@ async fn the_worked_example_from_request_to_completion() {
             "booking.completed"
         ]
     );
-    let seqs = strings(&app, "SELECT seq::text AS value FROM outbox ORDER BY id").await;
+    let seqs =
+        strings(&app, "SELECT seq::text AS value FROM outbox WHERE aggregate_type = 'booking' ORDER BY id").await;
     assert_eq!(seqs, ["1", "2", "3", "4", "5", "6", "7"]);
     let changes = strings(
         &app,
@@ -116,10 +118,12 @@ async fn the_worked_example_from_request_to_completion() {
         changes,
         [">requested", "requested>accepted", "accepted>in_progress", "in_progress>delivered", "delivered>completed"]
     );
-    let owners = strings(&app, "SELECT payload->'data'->>'owner_id' AS value FROM outbox").await;
+    let owners =
+        strings(&app, "SELECT payload->'data'->>'owner_id' AS value FROM outbox WHERE aggregate_type = 'booking'")
+            .await;
     assert!(owners.iter().all(|o| o == &owner.user_id));
     let runners =
-        strings(&app, "SELECT coalesce(payload->'data'->>'runner_id', 'null') AS value FROM outbox ORDER BY id").await;
+        strings(&app, "SELECT coalesce(payload->'data'->>'runner_id', 'null') AS value FROM outbox WHERE aggregate_type = 'booking' ORDER BY id").await;
     assert_eq!(runners[0], "null");
     assert!(runners[1..].iter().all(|r| r == &runner.user_id));
 

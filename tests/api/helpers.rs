@@ -35,7 +35,21 @@ impl CapturingMailer {
     }
 }
 
+/// Records what would have gone out on push/SMS/email.
+#[derive(Default)]
+pub struct CapturingPush {
+    pub sent: Mutex<Vec<(String, String, String)>>,
+}
+
+impl kilat::push::PushSender for CapturingPush {
+    fn send(&self, channel: &str, to: &str, title: &str, _body: &str) -> Result<(), String> {
+        self.sent.lock().unwrap().push((channel.to_owned(), to.to_owned(), title.to_owned()));
+        Ok(())
+    }
+}
+
 pub struct TestApp {
+    pub push: Arc<CapturingPush>,
     pub address: String,
     pub live: kilat::http::Live,
     pub settings: Settings,
@@ -93,12 +107,14 @@ pub async fn spawn_peer(of: &TestApp) -> TestApp {
 async fn start(settings: Settings, database: TestDatabase) -> TestApp {
     kilat::telemetry::init(&settings.log);
     let mailer = Arc::new(CapturingMailer::default());
-    let app = Application::build(settings.clone(), Dependencies { mailer: mailer.clone() }).await.expect("app builds");
+    let push = Arc::new(CapturingPush::default());
+    let deps = Dependencies { mailer: mailer.clone(), push: push.clone() };
+    let app = Application::build(settings.clone(), deps).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let live = app.live();
     actix_web::rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder().timeout(Duration::from_secs(15)).finish();
-    TestApp { address, live, settings, mailer, client, _database: database }
+    TestApp { push, address, live, settings, mailer, client, _database: database }
 }
 
 impl TestApp {

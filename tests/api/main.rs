@@ -9,6 +9,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod identity;
+mod inbox;
 mod pets;
 mod petshops;
 mod platform;

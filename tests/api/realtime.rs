@@ -179,6 +179,9 @@ async fn a_reconnect_with_last_seq_replays_exactly_the_missed_events() {
     let mut replayed = Vec::new();
     loop {
         let frame = again.next().await;
+        if frame["type"] == "notification" {
+            continue; // live inbox pushes may interleave
+        }
         if frame["type"] == "subscribed" {
             assert_eq!(frame["recovered"], true);
             assert!(frame["seq"].as_i64().unwrap() > seen);
@@ -188,7 +191,9 @@ async fn a_reconnect_with_last_seq_replays_exactly_the_missed_events() {
         replayed.push(frame["new_status"].as_str().unwrap().to_owned());
     }
     assert_eq!(replayed, ["in_progress", "delivered"]);
-    assert_eq!(again.next_within(0.5).await, None, "nothing twice");
+    while let Some(frame) = again.next_within(0.5).await {
+        assert_ne!(frame["type"], "booking.status", "nothing twice: {frame}");
+    }
 
     // A client ahead of the server (say, after a restore) is told to reload.
     let mut ahead = node_b.ws(&format!("/ws?token={}", owner.access)).await;

@@ -17,8 +17,10 @@ use uuid::Uuid;
 
 use crate::actors::bus::Bus;
 use crate::actors::messages::{
-    FrameKind, Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Touch, Unwatch, Watch,
+    BusMessage, FrameKind, Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Subscribe, Touch, Unsubscribe,
+    Unwatch, Watch,
 };
+use crate::actors::payload::BusPayload;
 use crate::actors::registry::Registry;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
@@ -38,6 +40,16 @@ pub struct SessionLimits {
     pub max_frames_per_sec: u32,
 }
 
+/// What a session is built with.
+pub struct SessionDeps {
+    pub pool: PgPool,
+    pub registry: Addr<Registry>,
+    pub limits: SessionLimits,
+    pub presence: Option<Presence>,
+    /// (bus, the user's channel name)
+    pub user_channel: (Addr<Bus>, String),
+}
+
 /// A runner's socket keeps the runner present: (bus, presence key, TTL).
 pub struct Presence {
     pub bus: Addr<Bus>,
@@ -53,6 +65,8 @@ pub struct AppSession {
     pub registry: Addr<Registry>,
     pub limits: SessionLimits,
     presence: Option<Presence>,
+    /// The user's own channel: notifications, chat, status of their bookings.
+    user_channel: (Addr<Bus>, String),
     last_heard: Instant,
     window_start: Instant,
     frames_in_window: u32,
@@ -76,24 +90,17 @@ struct Incoming {
 }
 
 impl AppSession {
-    pub fn new(
-        id: u64,
-        user_id: Uuid,
-        role: Role,
-        pool: PgPool,
-        registry: Addr<Registry>,
-        limits: SessionLimits,
-        presence: Option<Presence>,
-    ) -> Self {
+    pub fn new(id: u64, user_id: Uuid, role: Role, deps: SessionDeps) -> Self {
         let now = Instant::now();
         Self {
             id,
             user_id,
             role,
-            pool,
-            registry,
-            limits,
-            presence,
+            pool: deps.pool,
+            registry: deps.registry,
+            limits: deps.limits,
+            presence: deps.presence,
+            user_channel: deps.user_channel,
             last_heard: now,
             window_start: now,
             frames_in_window: 0,
@@ -273,6 +280,10 @@ impl Actor for AppSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(super::tracking::MAILBOX);
+        let (bus, channel) = &self.user_channel;
+        let subscribe =
+            Subscribe { channel: channel.clone(), subscriber_id: self.id, recipient: ctx.address().recipient() };
+        ctx.wait(bus.send(subscribe).into_actor(self).map(|_, _, _| ()));
         Self::send(
             ctx,
             &json!({"type": "hello", "user_id": self.user_id, "role": self.role.as_str(),
@@ -295,6 +306,54 @@ impl Actor for AppSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.registry.do_send(SessionClosed { session_id: self.id });
+        let (bus, channel) = &self.user_channel;
+        bus.do_send(Unsubscribe { channel: channel.clone(), subscriber_id: self.id });
+    }
+}
+
+impl Handler<BusMessage> for AppSession {
+    type Result = ();
+
+    /// The user's channel: notifications, chat from others, and the status
+    /// of every booking the user is in (subscribed or not; de-duplicated by
+    /// `seq` with the booking subscription).
+    fn handle(&mut self, msg: BusMessage, ctx: &mut Self::Context) {
+        let Ok(BusPayload::Event { seq, event }) = serde_json::from_str::<BusPayload>(&msg.payload) else {
+            return;
+        };
+        let data = &event["data"];
+        match event["type"].as_str().unwrap_or("") {
+            "notification.created" => {
+                Self::send(ctx, &json!({"type": "notification", "data": data["notification"]}));
+            }
+            "chat.message_sent" => {
+                if data["sender_id"].as_str() != Some(self.user_id.to_string().as_str()) {
+                    let mut frame = data.clone();
+                    if let Some(map) = frame.as_object_mut() {
+                        map.insert("type".into(), json!("chat_message"));
+                        map.remove("old_status");
+                        map.remove("new_status");
+                    }
+                    Self::send(ctx, &frame);
+                }
+            }
+            _ => {
+                let booking_id = data["booking_id"].as_str().and_then(|b| Uuid::parse_str(b).ok());
+                if let (Some(booking_id), Some(frame)) = (booking_id, frames::status(&event, seq)) {
+                    let frame = Outbound {
+                        booking_id,
+                        kind: FrameKind::Status,
+                        seq: Some(seq),
+                        text: std::sync::Arc::from(frame.to_string()),
+                    };
+                    if let Some(buffer) = self.replaying.get_mut(&booking_id) {
+                        buffer.push(frame);
+                    } else {
+                        self.deliver(frame, ctx);
+                    }
+                }
+            }
+        }
     }
 }
 

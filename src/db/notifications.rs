@@ -1,0 +1,287 @@
+//! The notification inbox, preferences and device tokens. Notifications are
+//! written in the transaction of the change they tell about (so none is lost
+//! or doubled), with a `notification.created` outbox event that pushes them
+//! to the user's sockets; delivery on push/SMS/email channels happens after
+//! commit (`actors::notifier`).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::schema::{device_tokens, notification_preferences, notifications};
+use super::{Conn, outbox};
+use crate::domain::events::CloudEvent;
+use crate::domain::time;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notifications, check_for_backend(diesel::pg::Pg))]
+pub struct Notification {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub booking_id: Option<Uuid>,
+    pub event_type: String,
+    pub title: String,
+    pub body: String,
+    pub channels: Vec<Option<String>>,
+    pub channels_sent: Vec<Option<String>>,
+    pub channels_failed: Vec<Option<String>>,
+    pub retry_count: i32,
+    pub status: String,
+    pub read_at: Option<DateTime<Utc>>,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn strings(v: &[Option<String>]) -> Vec<String> {
+    v.iter().flatten().cloned().collect()
+}
+
+impl Notification {
+    /// NotificationItem (contract §2.8, page mode).
+    pub fn item(&self) -> Value {
+        json!({
+            "id": self.id,
+            "user_id": self.user_id,
+            "booking_id": self.booking_id,
+            "event_type": self.event_type,
+            "type": self.event_type,
+            "title": self.title,
+            "body": self.body,
+            "status": self.status,
+            "is_read": self.read_at.is_some(),
+            "read_at": self.read_at.map(|t| time::format(&t)),
+            "channels_sent": strings(&self.channels_sent),
+            "channels_failed": strings(&self.channels_failed),
+            "metadata": self.metadata,
+            "created_at": time::format(&self.created_at),
+            "updated_at": time::format(&self.updated_at),
+        })
+    }
+
+    /// CursorItem (contract §2.8, cursor mode): both spellings of each time.
+    pub fn cursor_item(&self) -> Value {
+        let created = time::format(&self.created_at);
+        let read = self.read_at.map(|t| time::format(&t));
+        json!({
+            "id": self.id, "type": self.event_type, "title": self.title, "body": self.body,
+            "booking_id": self.booking_id,
+            "created_at": created, "createdAt": created, "read_at": read, "readAt": read,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notification_preferences, check_for_backend(diesel::pg::Pg))]
+pub struct Preferences {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub enable_push: bool,
+    pub enable_sms: bool,
+    pub enable_email: bool,
+    pub fcm_token: Option<String>,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Preferences {
+    /// Channels that are both enabled and have a contact detail.
+    pub fn usable_channels(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.enable_push && self.fcm_token.as_deref().is_some_and(|t| !t.is_empty()) {
+            out.push("push");
+        }
+        if self.enable_sms && self.phone_number.as_deref().is_some_and(|p| !p.is_empty()) {
+            out.push("sms");
+        }
+        if self.enable_email && self.email.as_deref().is_some_and(|e| !e.is_empty()) {
+            out.push("email");
+        }
+        out
+    }
+}
+
+pub async fn preferences(conn: &mut Conn, user_id: Uuid) -> Result<Option<Preferences>, diesel::result::Error> {
+    notification_preferences::table
+        .filter(notification_preferences::user_id.eq(user_id))
+        .select(Preferences::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Stores a notification for `user_id` (always, whatever the channels) and
+/// queues its push to the user's sockets. Call inside the transaction of
+/// the change it reports.
+pub async fn create(
+    conn: &mut Conn,
+    user_id: Uuid,
+    booking_id: Option<Uuid>,
+    event_type: &str,
+    title: &str,
+    body: &str,
+    metadata: Value,
+) -> Result<(), diesel::result::Error> {
+    let channels: Vec<Option<String>> = preferences(conn, user_id)
+        .await?
+        .map(|p| p.usable_channels().into_iter().map(|c| Some(c.to_owned())).collect())
+        .unwrap_or_default();
+    let status = if channels.is_empty() { "sent" } else { "pending" };
+    let row: Notification = diesel::insert_into(notifications::table)
+        .values((
+            notifications::id.eq(Uuid::new_v4()),
+            notifications::user_id.eq(user_id),
+            notifications::booking_id.eq(booking_id),
+            notifications::event_type.eq(event_type),
+            notifications::title.eq(title),
+            notifications::body.eq(body),
+            notifications::channels.eq(channels),
+            notifications::status.eq(status),
+            notifications::metadata.eq(metadata),
+        ))
+        .returning(Notification::as_returning())
+        .get_result(conn)
+        .await?;
+    let event = CloudEvent::new(
+        "kilat-notification",
+        "notification.created",
+        row.created_at,
+        json!({"user_id": user_id, "notification": row.item()}),
+    );
+    outbox::insert(conn, "user", user_id, &event).await
+}
+
+pub enum Page {
+    Numbered { page: i64, limit: i64 },
+    After { cursor: Option<(DateTime<Utc>, Uuid)>, limit: i64 },
+}
+
+/// Newest first; `total` only for numbered pages.
+pub async fn list(conn: &mut Conn, user_id: Uuid, page: Page) -> Result<(Vec<Notification>, i64), AppError> {
+    let base = || notifications::table.filter(notifications::user_id.eq(user_id)).into_boxed();
+    match page {
+        Page::Numbered { page, limit } => {
+            let total = base().count().get_result(conn).await?;
+            let rows = base()
+                .order((notifications::created_at.desc(), notifications::id.desc()))
+                .limit(limit)
+                .offset((page - 1).saturating_mul(limit))
+                .select(Notification::as_select())
+                .load(conn)
+                .await?;
+            Ok((rows, total))
+        }
+        Page::After { cursor, limit } => {
+            let mut q = base();
+            if let Some((at, id)) = cursor {
+                q = q.filter(
+                    notifications::created_at.lt(at).or(notifications::created_at.eq(at).and(notifications::id.lt(id))),
+                );
+            }
+            let rows = q
+                .order((notifications::created_at.desc(), notifications::id.desc()))
+                .limit(limit)
+                .select(Notification::as_select())
+                .load(conn)
+                .await?;
+            Ok((rows, 0))
+        }
+    }
+}
+
+pub async fn find_own(conn: &mut Conn, user_id: Uuid, id: Uuid) -> Result<Option<Notification>, AppError> {
+    Ok(notifications::table
+        .filter(notifications::id.eq(id))
+        .filter(notifications::user_id.eq(user_id))
+        .select(Notification::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Idempotent: a notification already read keeps its first read time.
+pub async fn mark_read(conn: &mut Conn, user_id: Uuid, id: Uuid, at: DateTime<Utc>) -> Result<bool, AppError> {
+    if find_own(conn, user_id, id).await?.is_none() {
+        return Ok(false);
+    }
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::user_id.eq(user_id))
+            .filter(notifications::read_at.is_null()),
+    )
+    .set((notifications::read_at.eq(Some(at)), notifications::updated_at.eq(Utc::now())))
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+/// Creates the row when missing; `None` leaves a field as it is.
+pub async fn upsert_preferences(
+    conn: &mut Conn,
+    user_id: Uuid,
+    flags: Option<(bool, bool, bool)>,
+    fcm_token: Option<&str>,
+) -> Result<(), AppError> {
+    let now = Utc::now();
+    diesel::insert_into(notification_preferences::table)
+        .values((notification_preferences::id.eq(Uuid::new_v4()), notification_preferences::user_id.eq(user_id)))
+        .on_conflict(notification_preferences::user_id)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    let target = notification_preferences::table.filter(notification_preferences::user_id.eq(user_id));
+    if let Some((push, sms, email)) = flags {
+        diesel::update(target)
+            .set((
+                notification_preferences::enable_push.eq(push),
+                notification_preferences::enable_sms.eq(sms),
+                notification_preferences::enable_email.eq(email),
+                notification_preferences::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    if let Some(token) = fcm_token {
+        diesel::update(target)
+            .set((notification_preferences::fcm_token.eq(Some(token)), notification_preferences::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn upsert_device_token(
+    conn: &mut Conn,
+    user_id: Uuid,
+    token: &str,
+    platform: &str,
+    scope_type: &str,
+    scope_id: Option<Uuid>,
+) -> Result<(), AppError> {
+    diesel::insert_into(device_tokens::table)
+        .values((
+            device_tokens::id.eq(Uuid::new_v4()),
+            device_tokens::user_id.eq(user_id),
+            device_tokens::token.eq(token),
+            device_tokens::platform.eq(platform),
+            device_tokens::scope_type.eq(scope_type),
+            device_tokens::scope_id.eq(scope_id),
+        ))
+        .on_conflict((device_tokens::user_id, device_tokens::token))
+        .do_update()
+        .set((
+            device_tokens::platform.eq(platform),
+            device_tokens::scope_type.eq(scope_type),
+            device_tokens::scope_id.eq(scope_id),
+            device_tokens::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

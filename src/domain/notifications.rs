@@ -1,0 +1,92 @@
+//! Who is told what (contract §4.13): recipients and texts for each event.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Recipients of an event on a booking: the owner for progress events; on
+/// a cancel, every participant but the one who cancelled; on a chat
+/// message, every participant but the sender.
+pub fn recipients(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Option<Uuid>) -> Vec<Uuid> {
+    match event_type {
+        "booking.requested"
+        | "booking.accepted"
+        | "booking.pet_picked_up"
+        | "booking.delivery_confirmed"
+        | "booking.completed"
+        | "tracking.started"
+        | "tracking.completed" => vec![owner],
+        "booking.cancelled" | "chat.message_sent" => {
+            [Some(owner), runner].into_iter().flatten().filter(|u| Some(*u) != actor).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `RM %.2f`
+pub fn ringgit(cents: i64) -> String {
+    format!("RM {}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+/// Title and body for an event (`None`: nobody is notified of it).
+pub fn render(event_type: &str, booking_number: &str, data: &Value) -> Option<(String, String)> {
+    let n = booking_number;
+    Some(match event_type {
+        "booking.requested" => ("Booking Received".into(), format!("We are finding a runner for your booking {n}")),
+        "booking.accepted" => ("Runner Assigned!".into(), format!("A runner has accepted your booking {n}")),
+        "booking.pet_picked_up" => ("Pet Picked Up".into(), format!("Your pet is on the way (booking {n})")),
+        "booking.delivery_confirmed" => {
+            ("Pet Delivered".into(), format!("Your pet has arrived. Please confirm delivery of booking {n}"))
+        }
+        "booking.completed" => {
+            let amount = data["final_price_cents"].as_i64().map(ringgit).unwrap_or_default();
+            ("Booking Completed".into(), format!("Booking {n} is complete. Total {amount}").trim().to_owned())
+        }
+        "booking.cancelled" => {
+            let reason = data["reason"].as_str().filter(|r| !r.is_empty());
+            let body = match reason {
+                Some(r) => format!("Booking {n} was cancelled: {r}"),
+                None => format!("Booking {n} was cancelled"),
+            };
+            ("Booking Cancelled".into(), body)
+        }
+        "tracking.started" => ("Tracking Started".into(), format!("Live tracking for booking {n} has started")),
+        "tracking.completed" => {
+            let km = data["total_distance_km"].as_f64().unwrap_or(0.0);
+            ("Trip Completed".into(), format!("The trip for booking {n} has finished ({km:.1} km)"))
+        }
+        "chat.message_sent" => {
+            let content = data["content"].as_str().unwrap_or("");
+            let preview: String = content.chars().take(100).collect();
+            ("New Message".into(), preview)
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cancel_notifies_the_other_participants() {
+        let (owner, runner) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(owner)), vec![runner]);
+        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(runner)), vec![owner]);
+        let admin = Uuid::new_v4();
+        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(admin)), vec![owner, runner]);
+        assert_eq!(recipients("booking.cancelled", owner, None, Some(owner)), Vec::<Uuid>::new());
+        assert_eq!(recipients("booking.accepted", owner, Some(runner), Some(runner)), vec![owner]);
+        assert!(recipients("booking.declined", owner, None, None).is_empty());
+    }
+
+    #[test]
+    fn texts_follow_the_reference_templates() {
+        let (title, body) = render("booking.accepted", "BK-7KQ2ZP", &json!({})).unwrap();
+        assert_eq!(title, "Runner Assigned!");
+        assert_eq!(body, "A runner has accepted your booking BK-7KQ2ZP");
+        assert_eq!(ringgit(2960), "RM 29.60");
+        let (_, body) = render("booking.completed", "BK-1", &json!({"final_price_cents": 2960})).unwrap();
+        assert_eq!(body, "Booking BK-1 is complete. Total RM 29.60");
+    }
+}
