@@ -13,8 +13,8 @@ use super::booking::BookingActor;
 use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
-    AddWatcher, ApplyPing, Backlog, GetBacklog, GetBookingBacklog, GetRegistryStats, RefreshRunner, Reload, PingRejected, RegistryStats,
-    RemoveWatcher, RunnerIdle, RunnerPing, SessionClosed, StopActor, Unwatch, Watch,
+    AddWatcher, ApplyPing, Backlog, GetBacklog, GetBookingBacklog, GetRegistryStats, PingRejected, RefreshRunner,
+    RegistryStats, Reload, RemoveWatcher, RunnerIdle, RunnerPing, SessionClosed, StopActor, Unwatch, Watch,
 };
 use super::payload::booking_channel;
 use super::runner::{RunnerActor, RunnerDeps};

@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
-    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor, Subscribe, Touch, Unsubscribe,
+    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor, Subscribe, Touch,
+    Unsubscribe,
 };
 use super::payload::{BusPayload, booking_channel};
 use super::registry::Registry;
