@@ -85,7 +85,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[actix_web::main]
 async fn main() {
     let args = args();
-    let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+    // limit(0): no cap on open connections (WebSockets hold theirs).
+    let connector = awc::Connector::new().limit(0);
+    let client = awc::Client::builder().connector(connector).timeout(Duration::from_secs(30)).finish();
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let a = |p: &str| format!("{}{p}", args.a);
 

@@ -80,6 +80,8 @@ impl Application {
                 .wrap(middleware::cors(&app_settings))
                 .wrap(from_fn(middleware::request_context))
         })
+        // small frames must leave at once (Nagle + delayed ACK costs ~40 ms)
+        .tcp_nodelay(true)
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .client_request_timeout(Duration::from_secs(10));
         if settings.server.workers > 0 {
