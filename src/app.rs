@@ -11,6 +11,7 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::actors::bus::Bus;
+use crate::actors::dispatcher::{DispatchDeps, Dispatcher};
 use crate::actors::location_writer::LocationWriter;
 use crate::actors::notifier::Notifier;
 use crate::actors::presence::PresenceSweeper;
@@ -20,6 +21,7 @@ use crate::auth::{Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::redis::RedisHandle;
 use crate::db::{self, users};
+use crate::domain::dispatch::WeightedRanking;
 use crate::domain::eligibility;
 use crate::domain::identity::{Email, NewPassword, Role, parse_full_name};
 use crate::domain::pricing::StandardPricing;
@@ -113,6 +115,7 @@ fn start_actors(
     pool: &db::PgPool,
     redis: &RedisHandle,
     push: Arc<dyn PushSender>,
+    quality: Arc<dyn eligibility::QualityPolicy>,
 ) -> Result<Live, BoxError> {
     let rt = &settings.realtime;
     let client = ::redis::Client::open(settings.redis.url.as_str())?;
@@ -134,17 +137,35 @@ fn start_actors(
     .start();
     PresenceSweeper::new(pool.clone(), redis.clone(), bus.clone(), prefix, grace).start();
     Notifier::new(pool.clone(), push, Duration::from_millis(rt.notifier_interval_ms)).start();
-    Ok(Live { bus, registry, relay, writer })
+    let d = &settings.dispatch;
+    let dispatcher = Dispatcher::new(DispatchDeps {
+        pool: pool.clone(),
+        redis: redis.clone(),
+        bus: bus.clone(),
+        relay: relay.clone(),
+        prefix: settings.redis.key_prefix.clone(),
+        settings: d.clone(),
+        quality,
+        ranking: Arc::new(WeightedRanking {
+            rating_weight_km: d.rating_weight_km,
+            completion_weight_km: d.completion_weight_km,
+        }),
+        fee_percent: settings.marketplace.platform_fee_percent,
+    })
+    .start();
+    Ok(Live { dispatcher, bus, registry, relay, writer })
 }
 
 fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxError> {
     let pool = db::pool::build(&settings.database)?;
     let redis = RedisHandle::new(&settings.redis)?;
-    let live = start_actors(&settings, &pool, &redis, deps.push.clone())?;
+    let quality: Arc<dyn eligibility::QualityPolicy> = Arc::from(
+        eligibility::quality_policy(&settings.marketplace.quality_policy)
+            .ok_or_else(|| format!("unknown quality policy {}", settings.marketplace.quality_policy))?,
+    );
+    let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone())?;
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
-    let quality = eligibility::quality_policy(&settings.marketplace.quality_policy)
-        .ok_or_else(|| format!("unknown quality policy {}", settings.marketplace.quality_policy))?;
     Ok(AppState {
         settings: Arc::new(settings),
         pool,

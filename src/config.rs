@@ -54,6 +54,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub marketplace: MarketplaceSettings,
     pub realtime: RealtimeSettings,
+    pub dispatch: DispatchSettings,
     pub log: LogSettings,
 }
 
@@ -137,6 +138,21 @@ pub struct RealtimeSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct DispatchSettings {
+    pub enabled: bool,
+    pub trigger: String,
+    pub radius_start_km: f64,
+    pub radius_max_km: f64,
+    pub offer_timeout_ms: u64,
+    pub max_offers_per_pass: usize,
+    pub retry_interval_secs: u64,
+    pub lease_secs: u64,
+    pub sweep_interval_ms: u64,
+    pub rating_weight_km: f64,
+    pub completion_weight_km: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub format: String,
     pub level: String,
@@ -201,6 +217,20 @@ impl Settings {
         if crate::domain::eligibility::quality_policy(&self.marketplace.quality_policy).is_none() {
             return Err(ConfigError::Invalid(
                 "marketplace.quality_policy must be \"standard\" or \"five_star\"".into(),
+            ));
+        }
+        let d = &self.dispatch;
+        if !(d.radius_start_km > 0.0 && d.radius_max_km >= d.radius_start_km) {
+            return Err(ConfigError::Invalid(
+                "dispatch radii must satisfy 0 < radius_start_km <= radius_max_km".into(),
+            ));
+        }
+        if d.trigger != "created" && d.trigger != "escrow_held" {
+            return Err(ConfigError::Invalid("dispatch.trigger must be \"created\" or \"escrow_held\"".into()));
+        }
+        if d.lease_secs == 0 || d.offer_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "dispatch.lease_secs and dispatch.offer_timeout_ms must be positive".into(),
             ));
         }
         if self.rate_limit.window_secs == 0 {

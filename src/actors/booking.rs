@@ -223,7 +223,12 @@ impl Handler<BusMessage> for BookingActor {
                 }
             }
             Ok(BusPayload::Event { .. } | BusPayload::Resubscribed) => self.catch_up(ctx),
-            Ok(BusPayload::Refresh) => {}
+            Ok(
+                BusPayload::Refresh
+                | BusPayload::Offer { .. }
+                | BusPayload::OfferClosed { .. }
+                | BusPayload::Answer { .. },
+            ) => {}
             Err(err) => tracing::warn!(error = %err, booking_id = %self.booking_id, "unreadable bus payload"),
         }
     }

@@ -240,3 +240,34 @@ pub struct Flush;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Kick;
+
+// ---- dispatcher ----------------------------------------------------------------
+
+/// Dispatch this booking now (just created, or declined on this node).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DispatchBooking {
+    pub booking_id: Uuid,
+}
+
+#[derive(Message)]
+#[rtype(result = "DispatchStats")]
+pub struct GetDispatchStats;
+
+/// Counters and latency percentiles of this node's dispatcher.
+#[derive(Debug, Clone, Default, MessageResponse, serde::Serialize)]
+pub struct DispatchStats {
+    pub active_rounds: usize,
+    pub offers_sent: u64,
+    pub offers_declined: u64,
+    pub offers_expired: u64,
+    pub offers_withdrawn: u64,
+    pub matched: u64,
+    pub passes_without_runner: u64,
+    /// booking created → first offer sent, milliseconds
+    pub first_offer_ms_p50: f64,
+    pub first_offer_ms_p99: f64,
+    /// booking created → runner matched through an offer, milliseconds
+    pub assignment_ms_p50: f64,
+    pub assignment_ms_p99: f64,
+}

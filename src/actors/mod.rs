@@ -16,6 +16,7 @@
 
 pub mod booking;
 pub mod bus;
+pub mod dispatcher;
 pub mod location_writer;
 pub mod messages;
 pub mod notifier;

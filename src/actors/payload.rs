@@ -14,6 +14,12 @@ pub enum BusPayload {
     Event { seq: i64, event: Value },
     /// Something about the user changed (online/offline): reload.
     Refresh,
+    /// A job offer for the runner whose channel this is (rendered frame).
+    Offer { frame: Value },
+    /// The runner's open offer for a booking ended: `expired` or `withdrawn`.
+    OfferClosed { booking_id: uuid::Uuid, reason: String },
+    /// A runner answered an offer (on `dispatch:<booking>`).
+    Answer { runner_id: uuid::Uuid, accept: bool },
     /// Local only: the bus lost Redis and has just resubscribed; whatever
     /// was published meanwhile was missed, so catch up from Postgres.
     Resubscribed,
@@ -30,4 +36,15 @@ pub fn user_channel(prefix: &str, user_id: uuid::Uuid) -> String {
 /// Present (with a TTL) while a runner pings or holds a socket on any node.
 pub fn presence_key(prefix: &str, runner_id: uuid::Uuid) -> String {
     format!("{prefix}presence:{runner_id}")
+}
+
+/// Answers to a booking's offers, heard by whichever node dispatches it.
+pub fn dispatch_channel(prefix: &str, booking_id: uuid::Uuid) -> String {
+    format!("{prefix}dispatch:{booking_id}")
+}
+
+/// Held while a runner has an open offer, so no two dispatchers offer the
+/// same runner at once.
+pub fn offer_key(prefix: &str, runner_id: uuid::Uuid) -> String {
+    format!("{prefix}offer:{runner_id}")
 }

@@ -569,7 +569,7 @@ pub async fn list(
 
 /// SQL twin of `domain::crates::Crate::fits` and the vehicle rule, over the
 /// runner `r` and booking `b`.
-const POOL_FILTER: &str = "b.status = 'requested' AND b.runner_id IS NULL \
+pub(crate) const POOL_FILTER: &str = "b.status = 'requested' AND b.runner_id IS NULL \
     AND (NOT b.needs_temp_control OR r.air_conditioned) \
     AND EXISTS (SELECT 1 FROM runner_crates c WHERE c.runner_id = r.id \
         AND c.size_rank >= b.min_crate_rank AND b.pet_type = ANY (c.pet_types) \

@@ -4,6 +4,7 @@
 
 pub mod bookings;
 pub mod chat;
+pub mod dispatch;
 pub mod notifications;
 pub mod outbox;
 pub mod pets;

@@ -17,6 +17,20 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    booking_dispatch (booking_id) {
+        booking_id -> Uuid,
+        node -> Text,
+        lease_until -> Timestamptz,
+        next_at -> Nullable<Timestamptz>,
+        passes -> Int4,
+        started_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     booking_photos (id) {
         id -> Uuid,
         booking_id -> Uuid,
@@ -371,6 +385,7 @@ diesel::table! {
 
 diesel::joinable!(booking_decline_reasons -> bookings (booking_id));
 diesel::joinable!(booking_decline_reasons -> users (runner_id));
+diesel::joinable!(booking_dispatch -> bookings (booking_id));
 diesel::joinable!(booking_photos -> bookings (booking_id));
 diesel::joinable!(booking_photos -> users (runner_id));
 diesel::joinable!(booking_status_history -> bookings (booking_id));
@@ -393,6 +408,7 @@ diesel::joinable!(trip_waypoints -> trip_tracks (track_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     booking_decline_reasons,
+    booking_dispatch,
     booking_photos,
     booking_status_history,
     bookings,

@@ -63,6 +63,39 @@ pub fn normalise_motion(speed_kmh: Option<f64>, heading_degrees: Option<f64>) ->
     (speed, heading)
 }
 
+/// A job offer for a runner (BRIEF §3 `offer`).
+pub struct OfferView<'a> {
+    pub offer_id: Uuid,
+    pub booking_id: Uuid,
+    pub booking_number: &'a str,
+    pub pet_spec: &'a Value,
+    pub crate_requirement: &'a Value,
+    pub pickup: &'a Value,
+    pub dropoff: &'a Value,
+    pub pickup_distance_km: f64,
+    pub estimated_price_cents: i64,
+    pub runner_payout_cents: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub fn offer(o: &OfferView<'_>) -> Value {
+    json!({
+        "type": "offer",
+        "offer_id": o.offer_id,
+        "booking_id": o.booking_id,
+        "booking_number": o.booking_number,
+        "pet_spec": o.pet_spec,
+        "crate_requirement": o.crate_requirement,
+        "pickup_address": o.pickup,
+        "dropoff_address": o.dropoff,
+        "pickup_distance_km": (o.pickup_distance_km * 1000.0).round() / 1000.0,
+        "estimated_price_cents": o.estimated_price_cents,
+        "runner_payout_cents": o.runner_payout_cents,
+        "currency": "MYR",
+        "expires_at": time::format(&o.expires_at),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

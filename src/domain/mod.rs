@@ -2,6 +2,7 @@
 
 pub mod booking;
 pub mod crates;
+pub mod dispatch;
 pub mod eligibility;
 pub mod events;
 pub mod frames;

@@ -49,6 +49,12 @@ pub fn render(event_type: &str, booking_number: &str, data: &Value) -> Option<(S
             };
             ("Booking Cancelled".into(), body)
         }
+        "booking.searching" => {
+            ("Finding a Runner".into(), format!("We are offering booking {n} to runners near the pickup"))
+        }
+        "booking.no_runner_yet" => {
+            ("No Runner Yet".into(), format!("No runner is free near the pickup of booking {n} yet; we keep trying"))
+        }
         "tracking.started" => ("Tracking Started".into(), format!("Live tracking for booking {n} has started")),
         "tracking.completed" => {
             let km = data["total_distance_km"].as_f64().unwrap_or(0.0);

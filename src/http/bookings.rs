@@ -176,6 +176,7 @@ pub async fn create(
     let mut conn = state.pool.get().await?;
     let booking = bookings::create(&mut conn, priced.booking).await?;
     state.committed();
+    state.dispatch(booking.id);
     tracing::info!(booking_id = %booking.id, booking_number = %booking.booking_number, "booking requested");
     Ok(envelope::created(BookingDto::from(booking)))
 }
@@ -313,6 +314,7 @@ pub async fn decline(
     let booking = bookings::decline(&mut conn, id, actor(&user), reason).await?;
     state.committed();
     state.reload_runner_here(user.id).await;
+    state.dispatch(booking.id);
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -417,6 +419,7 @@ pub async fn rebook(
     let priced = priced(&state, user.id, pet, pickup, dropoff, None, original.notes.clone())?;
     let booking = bookings::create(&mut conn, priced.booking).await?;
     state.committed();
+    state.dispatch(booking.id);
     Ok(envelope::created(BookingDto::from(booking)))
 }
 

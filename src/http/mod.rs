@@ -24,8 +24,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::actors::bus::Bus;
+use crate::actors::dispatcher::Dispatcher;
 use crate::actors::location_writer::LocationWriter;
-use crate::actors::messages::{Kick, Publish, RefreshRunner, Touch};
+use crate::actors::messages::{DispatchBooking, Kick, Publish, RefreshRunner, Touch};
 use crate::actors::payload::{BusPayload, presence_key, user_channel};
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
@@ -46,7 +47,7 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub passwords: Passwords,
     pub mailer: Arc<dyn Mailer>,
-    pub quality: Box<dyn QualityPolicy>,
+    pub quality: Arc<dyn QualityPolicy>,
     pub pricing: Box<dyn PricingStrategy>,
     pub live: Live,
 }
@@ -54,6 +55,7 @@ pub struct AppState {
 /// The node's actors, started once in `Application::build`.
 #[derive(Clone)]
 pub struct Live {
+    pub dispatcher: Addr<Dispatcher>,
     pub bus: Addr<Bus>,
     pub registry: Addr<Registry>,
     pub relay: Addr<Relay>,
@@ -64,6 +66,14 @@ impl AppState {
     /// A change was committed to the outbox: have it published now.
     pub fn committed(&self) {
         self.live.relay.do_send(Kick);
+    }
+
+    /// Push a booking to runners now (when dispatch is on and triggered at creation).
+    pub fn dispatch(&self, booking_id: uuid::Uuid) {
+        let d = &self.settings.dispatch;
+        if d.enabled && d.trigger == "created" {
+            self.live.dispatcher.do_send(DispatchBooking { booking_id });
+        }
     }
 
     /// The runner is here now (for `realtime.presence_grace_secs`).

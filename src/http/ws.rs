@@ -94,6 +94,9 @@ pub async fn app_socket(
         limits,
         presence,
         user_channel: (state.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
+        quality: state.quality.clone(),
+        relay: state.live.relay.clone(),
+        prefix: state.settings.redis.key_prefix.clone(),
     };
     let session = AppSession::new(next_id(), user.id, user.role, deps);
     start_session(session, rt.ws_max_frame_bytes, &req, stream)

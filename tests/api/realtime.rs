@@ -247,7 +247,7 @@ async fn every_malformed_frame_gets_an_error_frame() {
         (json!({"type": "subscribe", "booking_id": "nope"}).to_string(), "invalid_booking_id"),
         (json!({"type": "subscribe", "booking_id": id(&other)}).to_string(), "forbidden"),
         (json!({"type": "subscribe", "booking_id": uuid::Uuid::new_v4()}).to_string(), "not_found"),
-        (json!({"type": "offer.accept"}).to_string(), "no_offer"),
+        (json!({"type": "offer.accept"}).to_string(), "forbidden"),
     ];
     for (text, code) in owner_cases {
         owner_ws.send_text(text.clone()).await;
@@ -259,6 +259,7 @@ async fn every_malformed_frame_gets_an_error_frame() {
     assert_eq!(owner_ws.next().await["code"], "unsupported");
 
     let runner_cases = [
+        (json!({"type": "offer.accept"}), "invalid_booking_id"),
         (json!({"type": "location", "latitude": 91, "longitude": 101.7}), "invalid_location"),
         (json!({"type": "location", "latitude": 3.1, "longitude": 101.7, "speed_kmh": 900}), "invalid_location"),
         (

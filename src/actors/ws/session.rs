@@ -15,15 +15,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use crate::actors::bus::Bus;
 use crate::actors::messages::{
-    BusMessage, FrameKind, Outbound, Ping, PingRejected, RunnerPing, SessionClosed, Subscribe, Touch, Unsubscribe,
-    Unwatch, Watch,
+    BusMessage, FrameKind, Kick, Outbound, Ping, PingRejected, Publish, RefreshRunner, RunnerPing, SessionClosed,
+    Subscribe, Touch, Unsubscribe, Unwatch, Watch,
 };
 use crate::actors::payload::BusPayload;
+use crate::actors::payload::dispatch_channel;
 use crate::actors::registry::Registry;
+use crate::actors::relay::Relay;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
+use crate::domain::eligibility::QualityPolicy;
 use crate::domain::frames;
 use crate::domain::geo::Coordinates;
 use crate::domain::identity::Role;
@@ -48,6 +53,10 @@ pub struct SessionDeps {
     pub presence: Option<Presence>,
     /// (bus, the user's channel name)
     pub user_channel: (Addr<Bus>, String),
+    /// For `offer.accept`: the same eligibility rule as the REST accept.
+    pub quality: Arc<dyn QualityPolicy>,
+    pub relay: Addr<Relay>,
+    pub prefix: String,
 }
 
 /// A runner's socket keeps the runner present: (bus, presence key, TTL).
@@ -67,6 +76,9 @@ pub struct AppSession {
     presence: Option<Presence>,
     /// The user's own channel: notifications, chat, status of their bookings.
     user_channel: (Addr<Bus>, String),
+    quality: Arc<dyn QualityPolicy>,
+    relay: Addr<Relay>,
+    prefix: String,
     last_heard: Instant,
     window_start: Instant,
     frames_in_window: u32,
@@ -101,6 +113,9 @@ impl AppSession {
             limits: deps.limits,
             presence: deps.presence,
             user_channel: deps.user_channel,
+            quality: deps.quality,
+            relay: deps.relay,
+            prefix: deps.prefix,
             last_heard: now,
             window_start: now,
             frames_in_window: 0,
@@ -157,9 +172,8 @@ impl AppSession {
             Some("location") => self.on_location(frame, ctx),
             Some("subscribe") => self.on_subscribe(frame, ctx),
             Some("unsubscribe") => self.on_unsubscribe(frame, ctx),
-            Some("offer.accept" | "offer.decline") => {
-                Self::error(ctx, "no_offer", "there is no open offer for this runner")
-            }
+            Some("offer.accept") => self.on_offer(frame, true, ctx),
+            Some("offer.decline") => self.on_offer(frame, false, ctx),
             Some(other) => Self::error(ctx, "unknown_type", &format!("unknown frame type '{other}'")),
             None => Self::error(ctx, "unknown_type", "frame has no \"type\""),
         }
@@ -263,6 +277,45 @@ impl AppSession {
         }));
     }
 
+    /// Accepting is the ordinary conditional accept (the database decides
+    /// between a pushed and a pulled accept); declining tells the dispatcher.
+    fn on_offer(&mut self, frame: Incoming, accept: bool, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.role != Role::Runner {
+            return Self::error(ctx, "forbidden", "only runners answer offers");
+        }
+        let Some(booking_id) = frame.booking_id.as_deref().and_then(|b| Uuid::parse_str(b.trim()).ok()) else {
+            return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID");
+        };
+        let channel = dispatch_channel(&self.prefix, booking_id);
+        let bus = self.user_channel.0.clone();
+        let answer =
+            |accept| serde_json::to_string(&BusPayload::Answer { runner_id: self.user_id, accept }).unwrap_or_default();
+        if !accept {
+            bus.do_send(Publish { channel, payload: answer(false) });
+            return Self::send(ctx, &json!({"type": "offer.declined", "booking_id": booking_id}));
+        }
+        let payload = answer(true);
+        let (pool, quality) = (self.pool.clone(), self.quality.clone());
+        let actor = BookingActorId { id: self.user_id, role: self.role };
+        let work = async move {
+            let mut conn = pool.get().await?;
+            bookings::accept(&mut conn, booking_id, actor, quality.as_ref()).await
+        };
+        ctx.spawn(work.into_actor(self).map(move |result, act, ctx| match result {
+            Ok(booking) => {
+                act.relay.do_send(Kick);
+                bus.do_send(Publish { channel, payload });
+                act.registry.do_send(RefreshRunner { runner_id: act.user_id });
+                Self::send(
+                    ctx,
+                    &json!({"type": "offer.accepted", "booking_id": booking.id, "status": booking.status,
+                            "version": booking.version}),
+                );
+            }
+            Err(err) => Self::error(ctx, "offer_failed", &err.to_string()),
+        }));
+    }
+
     fn on_unsubscribe(&mut self, frame: Incoming, ctx: &mut ws::WebsocketContext<Self>) {
         let Some(booking_id) = frame.booking_id.as_deref().and_then(|b| Uuid::parse_str(b.trim()).ok()) else {
             return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID");
@@ -318,8 +371,14 @@ impl Handler<BusMessage> for AppSession {
     /// of every booking the user is in (subscribed or not; de-duplicated by
     /// `seq` with the booking subscription).
     fn handle(&mut self, msg: BusMessage, ctx: &mut Self::Context) {
-        let Ok(BusPayload::Event { seq, event }) = serde_json::from_str::<BusPayload>(&msg.payload) else {
-            return;
+        let (seq, event) = match serde_json::from_str::<BusPayload>(&msg.payload) {
+            Ok(BusPayload::Event { seq, event }) => (seq, event),
+            Ok(BusPayload::Offer { frame }) => return Self::send(ctx, &frame),
+            Ok(BusPayload::OfferClosed { booking_id, reason }) => {
+                let kind = if reason == "expired" { "offer.expired" } else { "offer.withdrawn" };
+                return Self::send(ctx, &json!({"type": kind, "booking_id": booking_id}));
+            }
+            _ => return,
         };
         let data = &event["data"];
         match event["type"].as_str().unwrap_or("") {

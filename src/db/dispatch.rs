@@ -1,0 +1,211 @@
+//! Dispatch leases and candidate search (dispatcher issue). Contention is
+//! settled here in SQL: a booking is dispatched by the one node holding a
+//! live lease; candidates come from one KNN query over runners.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::Conn;
+use super::bookings::POOL_FILTER;
+use super::runners::Runner;
+use crate::error::AppError;
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = SqlUuid)]
+    booking_id: Uuid,
+}
+
+/// Claims up to `limit` requested, unassigned bookings that nobody is
+/// dispatching (never dispatched, or the lease lapsed and the retry time
+/// has come) for `node`.
+pub async fn claim_due(conn: &mut Conn, node: &str, lease_secs: f64, limit: i64) -> Result<Vec<Uuid>, AppError> {
+    let rows: Vec<Claimed> = diesel::sql_query(
+        "WITH due AS ( \
+             SELECT b.id FROM bookings b LEFT JOIN booking_dispatch d ON d.booking_id = b.id \
+             WHERE b.status = 'requested' AND b.runner_id IS NULL \
+               AND (d.booking_id IS NULL OR (d.lease_until < now() AND (d.next_at IS NULL OR d.next_at <= now()))) \
+             ORDER BY b.created_at LIMIT $3 FOR UPDATE OF b SKIP LOCKED) \
+         INSERT INTO booking_dispatch (booking_id, node, lease_until) \
+         SELECT id, $1, now() + make_interval(secs => $2) FROM due \
+         ON CONFLICT (booking_id) DO UPDATE SET node = EXCLUDED.node, lease_until = EXCLUDED.lease_until, next_at = NULL \
+             WHERE booking_dispatch.lease_until < now() \
+         RETURNING booking_id",
+    )
+    .bind::<Text, _>(node)
+    .bind::<Double, _>(lease_secs)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.booking_id).collect())
+}
+
+/// Claims one booking right away (just created, or declined here).
+pub async fn claim(conn: &mut Conn, booking_id: Uuid, node: &str, lease_secs: f64) -> Result<bool, AppError> {
+    let rows: Vec<Claimed> = diesel::sql_query(
+        "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
+         SELECT b.id, $2, now() + make_interval(secs => $3) FROM bookings b \
+         WHERE b.id = $1 AND b.status = 'requested' AND b.runner_id IS NULL \
+         ON CONFLICT (booking_id) DO UPDATE SET node = EXCLUDED.node, lease_until = EXCLUDED.lease_until, next_at = NULL \
+             WHERE booking_dispatch.lease_until < now() OR booking_dispatch.node = EXCLUDED.node \
+         RETURNING booking_id",
+    )
+    .bind::<SqlUuid, _>(booking_id)
+    .bind::<Text, _>(node)
+    .bind::<Double, _>(lease_secs)
+    .load(conn)
+    .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Renews this node's leases; returns the bookings still ours and still
+/// waiting for a runner (the others' rounds must stop).
+pub async fn renew(conn: &mut Conn, node: &str, ids: &[Uuid], lease_secs: f64) -> Result<Vec<Uuid>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Claimed> = diesel::sql_query(
+        "UPDATE booking_dispatch d SET lease_until = now() + make_interval(secs => $3) \
+         FROM bookings b \
+         WHERE d.booking_id = ANY($1) AND d.node = $2 AND b.id = d.booking_id \
+           AND b.status = 'requested' AND b.runner_id IS NULL \
+         RETURNING d.booking_id",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Text, _>(node)
+    .bind::<Double, _>(lease_secs)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.booking_id).collect())
+}
+
+#[derive(QueryableByName)]
+struct Passes {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    passes: i32,
+}
+
+/// A pass found nobody: release the lease until `retry_secs` from now.
+/// Returns how many passes the booking has had.
+pub async fn finish_pass(conn: &mut Conn, booking_id: Uuid, node: &str, retry_secs: f64) -> Result<i32, AppError> {
+    let rows: Vec<Passes> = diesel::sql_query(
+        "UPDATE booking_dispatch SET lease_until = now(), next_at = now() + make_interval(secs => $3), \
+             passes = passes + 1 \
+         WHERE booking_id = $1 AND node = $2 RETURNING passes",
+    )
+    .bind::<SqlUuid, _>(booking_id)
+    .bind::<Text, _>(node)
+    .bind::<Double, _>(retry_secs)
+    .load(conn)
+    .await?;
+    Ok(rows.iter().map(|r| r.passes).next().unwrap_or(0))
+}
+
+/// The round ended (assigned or cancelled): give the lease back.
+pub async fn release(conn: &mut Conn, booking_id: Uuid, node: &str) -> Result<(), AppError> {
+    diesel::sql_query("UPDATE booking_dispatch SET lease_until = now() WHERE booking_id = $1 AND node = $2")
+        .bind::<SqlUuid, _>(booking_id)
+        .bind::<Text, _>(node)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct Candidate {
+    #[diesel(embed)]
+    pub runner: Runner,
+    #[diesel(sql_type = Double)]
+    pub distance_km: f64,
+}
+
+/// Online, idle runners within `radius_km` of the pickup whose crates fit
+/// (the open pool's SQL rule), nearest first, skipping `exclude`: one KNN
+/// query on the GiST index of `runners.location`.
+pub async fn candidates(
+    conn: &mut Conn,
+    booking_id: Uuid,
+    radius_km: f64,
+    exclude: &[Uuid],
+    limit: i64,
+) -> Result<Vec<Candidate>, AppError> {
+    Ok(diesel::sql_query(format!(
+        "SELECT r.*, ST_Distance(r.location, b.pickup_location) / 1000.0 AS distance_km \
+         FROM (SELECT * FROM bookings WHERE id = $1) b CROSS JOIN runners r \
+         WHERE r.session_status = 'active' AND r.location IS NOT NULL \
+           AND ST_DWithin(r.location, b.pickup_location, $2 * 1000.0) \
+           AND NOT (r.user_id = ANY($3)) \
+           AND {POOL_FILTER} \
+           AND NOT EXISTS (SELECT 1 FROM bookings busy WHERE busy.runner_id = r.user_id \
+                           AND busy.status IN ('accepted', 'in_progress')) \
+         ORDER BY r.location <-> b.pickup_location \
+         LIMIT $4"
+    ))
+    .bind::<SqlUuid, _>(booking_id)
+    .bind::<Double, _>(radius_km)
+    .bind::<Array<SqlUuid>, _>(exclude)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?)
+}
+
+/// Writes a dispatch event (`booking.offered`, …) to the outbox under the
+/// booking's row lock, so the per-booking sequence stays ordered.
+pub async fn record_event(
+    conn: &mut Conn,
+    booking_id: Uuid,
+    event: &crate::domain::events::CloudEvent,
+) -> Result<(), AppError> {
+    use diesel_async::AsyncConnection;
+    conn.transaction::<(), AppError, _>(async |conn| {
+        diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
+            .bind::<SqlUuid, _>(booking_id)
+            .execute(conn)
+            .await?;
+        super::outbox::insert(conn, "booking", booking_id, event).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Tells the owner where dispatch stands (`booking.searching`,
+/// `booking.no_runner_yet`): an event and an inbox row, one transaction.
+pub async fn notify_owner(conn: &mut Conn, booking_id: Uuid, kind: &str) -> Result<(), AppError> {
+    use crate::domain::events::{BookingFacts, booking_event};
+    use crate::domain::notifications as notice;
+    use diesel_async::AsyncConnection;
+    conn.transaction::<(), AppError, _>(async |conn| {
+        diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
+            .bind::<SqlUuid, _>(booking_id)
+            .execute(conn)
+            .await?;
+        let Some(booking) = super::bookings::find(conn, booking_id).await? else {
+            return Ok(());
+        };
+        let facts = BookingFacts {
+            booking_id,
+            booking_number: &booking.booking_number,
+            owner_id: booking.owner_id,
+            runner_id: None,
+        };
+        let event = booking_event(kind, &facts, chrono::Utc::now(), serde_json::json!({}));
+        super::outbox::insert(conn, "booking", booking_id, &event).await?;
+        if let Some((title, body)) = notice::render(&event.event_type, &booking.booking_number, &event.data) {
+            let metadata = serde_json::json!({"booking_number": booking.booking_number});
+            super::notifications::create(
+                conn,
+                booking.owner_id,
+                Some(booking_id),
+                &event.event_type,
+                &title,
+                &body,
+                metadata,
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+}
