@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::bus::Bus;
 use super::messages::{
-    BusMessage, DispatchBooking, DispatchStats, GetDispatchStats, Kick, Publish, Subscribe, Unsubscribe,
+    BusMessage, DispatchBooking, DispatchStats, GetDispatchStats, Kick, Publish, StopActor, Subscribe, Unsubscribe,
 };
 use super::payload::{BusPayload, booking_channel, dispatch_channel, offer_key, user_channel};
 use super::registry::next_id;
@@ -530,6 +530,16 @@ impl Handler<BusMessage> for Dispatcher {
             }
             _ => {}
         }
+    }
+}
+
+/// Stops this node's dispatching (shutdown; tests simulate a crashed node):
+/// its leases lapse and another node's sweeper takes the bookings over.
+impl Handler<StopActor> for Dispatcher {
+    type Result = ();
+
+    fn handle(&mut self, _: StopActor, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 

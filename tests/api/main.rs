@@ -5,6 +5,7 @@
 mod admin;
 mod authz;
 mod bookings;
+mod dispatch;
 mod fixtures;
 mod health;
 mod helpers;
