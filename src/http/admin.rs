@@ -10,6 +10,7 @@ use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, Paginated, Pagination, RawError};
 use super::extract::{AuthUser, PageQuery, parse_id, tally};
 use super::identity::UserDto;
+use crate::actors::messages::GetDispatchStats;
 use crate::db::users;
 use crate::domain::identity::Role;
 use crate::error::AppError;
@@ -84,4 +85,18 @@ pub async fn user_stats(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
     let counts = users::count_by_role(&mut conn).await?;
     let (total_users, by_role) = tally(Role::ALL.map(Role::as_str), counts);
     Ok(envelope::ok(UserStats { total_users, by_role }))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/dispatch/stats", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "this node's dispatcher: offers, matches, time to first offer and to assignment (ms)"),
+              (status = 403, body = RawError)))]
+pub async fn dispatch_stats(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    user.require(Role::Admin)?;
+    let stats = state
+        .live
+        .dispatcher
+        .send(GetDispatchStats)
+        .await
+        .map_err(|_| AppError::Unavailable("dispatcher unavailable".into()))?;
+    Ok(envelope::ok(stats))
 }

@@ -132,7 +132,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/users/{id}/ban", web::post().to(admin::ban_user))
                     .route("/stats/users", web::get().to(admin::user_stats))
                     .route("/bookings", web::get().to(bookings::admin_list))
-                    .route("/stats/bookings", web::get().to(bookings::admin_stats)),
+                    .route("/stats/bookings", web::get().to(bookings::admin_stats))
+                    .route("/dispatch/stats", web::get().to(admin::dispatch_stats)),
             )
             .service(
                 web::scope("/runners")

@@ -16,7 +16,7 @@ use super::{admin, bookings, chat, envelope, health, identity, notifications, pe
         identity::register, identity::login, identity::refresh, identity::logout,
         identity::get_profile, identity::update_profile, identity::forgot_password, identity::reset_password,
         admin::list_users, admin::get_user, admin::ban_user, admin::user_stats,
-        bookings::admin_list, bookings::admin_stats,
+        bookings::admin_list, bookings::admin_stats, admin::dispatch_stats,
         runners::create, runners::me, runners::update_me, runners::online, runners::offline, runners::location,
         runners::add_crate, runners::nearby,
         pets::create, pets::list, pets::get, pets::update, pets::archive,
