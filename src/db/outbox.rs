@@ -13,10 +13,10 @@ use super::Conn;
 use super::schema::outbox;
 use crate::domain::events::CloudEvent;
 
-/// Inserts `event` as the next in its aggregate's sequence. Callers hold
-/// the aggregate's row lock (every booking transition updates the booking
-/// row first), so two transactions never number the same aggregate at once;
-/// the unique (aggregate_id, seq) index would refuse it anyway.
+/// Inserts `event` as the next in its aggregate's sequence. A transaction
+/// lock on the aggregate (`pg_advisory_xact_lock`, held to commit) numbers
+/// concurrent writers one after the other — a user's notifications come
+/// from many bookings at once.
 pub async fn insert(
     conn: &mut Conn,
     aggregate_type: &str,
@@ -24,6 +24,10 @@ pub async fn insert(
     event: &CloudEvent,
 ) -> Result<(), diesel::result::Error> {
     let payload = serde_json::to_value(event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7)) IS NULL")
+        .bind::<SqlUuid, _>(aggregate_id)
+        .execute(conn)
+        .await?;
     diesel::sql_query(
         "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, payload, seq) \
          SELECT $1, $2, $3, $4, $5, coalesce(max(seq), 0) + 1 FROM outbox WHERE aggregate_id = $3",

@@ -515,3 +515,17 @@ async fn admin_lists_and_counts_every_booking() {
     );
     assert_eq!(app.get("/api/v1/admin/bookings", Some(&owner.access)).await.status, 403);
 }
+
+#[actix_web::test]
+async fn one_owner_booking_many_trips_at_once() {
+    // Every booking notifies the same owner: their inbox events must be
+    // numbered one after the other, not collide.
+    let app = spawn_app_with(|s| s.database.pool_max_size = 12).await;
+    let owner = app.register("busy-owner@example.my", "owner").await;
+    let body = worked_example();
+    let attempts = (0..12).map(|_| app.post("/api/v1/bookings", Some(&owner.access), &body));
+    let results = futures_util::future::join_all(attempts).await;
+    assert!(results.iter().all(|r| r.status == 201), "{:?}", results.iter().map(|r| &r.text).collect::<Vec<_>>());
+    let inbox = app.get("/api/v1/notifications?page=1&limit=100", Some(&owner.access)).await;
+    assert_eq!(inbox.body["pagination"]["total"], 12);
+}

@@ -154,6 +154,19 @@ async fn openapi_lists_every_route() {
         "/api/v1/bookings/{id}/photo",
         "/api/v1/bookings/{id}/photos",
         "/api/v1/bookings/{id}/history",
+        "/api/v1/bookings/{id}/tracking",
+        "/api/v1/tracking/{booking_id}",
+        "/api/v1/tracking/{booking_id}/route",
+        "/api/v1/tracking/{booking_id}/share",
+        "/api/v1/tracking/shared/{token}",
+        "/api/v1/chat/{booking_id}/messages",
+        "/api/v1/notifications",
+        "/api/v1/notifications/{id}",
+        "/api/v1/notifications/{id}/read",
+        "/api/v1/notifications/preferences",
+        "/api/v1/notifications/fcm-token",
+        "/api/v1/notifications/device-tokens",
+        "/api/v1/admin/dispatch/stats",
     ] {
         assert!(paths.contains_key(path), "{path} missing from the spec");
     }
