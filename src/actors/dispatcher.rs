@@ -65,6 +65,8 @@ struct Round {
     searching: bool,
     /// When the booking was created (known after the first search).
     created_at: Option<chrono::DateTime<Utc>>,
+    /// Loaded once per round: what an offer shows.
+    booking: Option<Arc<bookings::Booking>>,
 }
 
 pub struct Dispatcher {
@@ -81,7 +83,13 @@ const SAMPLES: usize = 10_000;
 
 enum Search {
     /// Offered to a runner (reserved in Redis): the rendered frame.
-    Offered { runner_id: Uuid, frame: serde_json::Value, created_at: chrono::DateTime<Utc>, radius_km: f64 },
+    Offered {
+        runner_id: Uuid,
+        frame: serde_json::Value,
+        event: crate::domain::events::CloudEvent,
+        booking: Arc<bookings::Booking>,
+        radius_km: f64,
+    },
     /// Nobody (left) within the widest radius, or enough offers this pass.
     Exhausted,
     /// The booking is no longer waiting for a runner.
@@ -145,6 +153,7 @@ impl Dispatcher {
                 offer: None,
                 searching: false,
                 created_at: None,
+                booking: None,
             },
         );
         self.search(booking_id, ctx);
@@ -208,14 +217,22 @@ impl Dispatcher {
         let (pool, redis, prefix) = (self.deps.pool.clone(), self.deps.redis.clone(), self.deps.prefix.clone());
         let (quality, ranking, fee) = (self.deps.quality.clone(), self.deps.ranking.clone(), self.deps.fee_percent);
         let tried: Vec<Uuid> = round.tried.iter().copied().collect();
-        let (mut radius, offers) = (round.radius_km, round.offers);
+        let (mut radius, offers, cached) = (round.radius_km, round.offers, round.booking.clone());
         let work = async move {
             if offers >= settings.max_offers_per_pass {
                 return Ok::<_, AppError>(Search::Exhausted);
             }
             let mut conn = pool.get().await?;
+            let booking = match cached {
+                Some(booking) => booking,
+                None => match bookings::find(&mut conn, booking_id).await? {
+                    Some(b) if b.status == "requested" && b.runner_id.is_none() => Arc::new(b),
+                    _ => return Ok(Search::Gone),
+                },
+            };
+            let pickup = (booking.pickup_lat, booking.pickup_lng);
             loop {
-                let found = dispatch::candidates(&mut conn, booking_id, radius, &tried, 20).await?;
+                let found = dispatch::candidates(&mut conn, booking_id, pickup, radius, &tried, 20).await?;
                 let ranked = rank(
                     found
                         .iter()
@@ -243,12 +260,6 @@ impl Dispatcher {
                     if reserved.is_none() {
                         continue; // another dispatcher is offering this runner a job
                     }
-                    let Some(booking) = bookings::find(&mut conn, booking_id).await? else {
-                        return Ok(Search::Gone);
-                    };
-                    if booking.status != "requested" || booking.runner_id.is_some() {
-                        return Ok(Search::Gone);
-                    }
                     let now = Utc::now();
                     let expires_at = now + chrono::Duration::milliseconds(settings.offer_timeout_ms as i64);
                     let offer_id = Uuid::new_v4();
@@ -274,13 +285,12 @@ impl Dispatcher {
                     };
                     let extra = json!({"offer_id": offer_id, "pickup_distance_km": frame["pickup_distance_km"],
                                        "expires_at": frame["expires_at"]});
-                    dispatch::record_event(&mut conn, booking_id, &booking_event("offered", &facts, now, extra))
-                        .await?;
-                    let created_at = booking.created_at;
+                    let event = booking_event("offered", &facts, now, extra);
                     return Ok(Search::Offered {
                         runner_id: candidate.runner_id,
                         frame,
-                        created_at,
+                        event,
+                        booking: booking.clone(),
                         radius_km: radius,
                     });
                 }
@@ -300,9 +310,11 @@ impl Dispatcher {
             };
             round.searching = false;
             match result {
-                Ok(Search::Offered { runner_id, frame, created_at, radius_km }) => {
+                Ok(Search::Offered { runner_id, frame, event, booking, radius_km }) => {
+                    let created_at = booking.created_at;
                     round.radius_km = radius_km;
                     round.created_at = Some(created_at);
+                    round.booking = Some(booking);
                     round.offers += 1;
                     let timeout = Duration::from_millis(act.deps.settings.offer_timeout_ms);
                     let timer =
@@ -313,8 +325,9 @@ impl Dispatcher {
                         let ms = (Utc::now() - created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
                         push_sample(&mut act.first_offer_ms, ms);
                     }
+                    // The offer first; its audit event right after, off the hot path.
                     act.publish(user_channel(&act.deps.prefix, runner_id), &BusPayload::Offer { frame });
-                    act.deps.relay.do_send(Kick);
+                    act.write_event(booking_id, event, ctx);
                 }
                 Ok(Search::Exhausted) => act.finish_pass(booking_id, ctx),
                 Ok(Search::Gone) => act.end_round(booking_id, None, ctx),
@@ -349,6 +362,24 @@ impl Dispatcher {
         let kind = if reason == "expired" { "offer_expired" } else { "offer_declined" };
         self.record(booking_id, runner_id, kind, ctx);
         self.search(booking_id, ctx);
+    }
+
+    fn write_event(&self, booking_id: Uuid, event: crate::domain::events::CloudEvent, ctx: &mut Context<Self>) {
+        let (pool, relay) = (self.deps.pool.clone(), self.deps.relay.clone());
+        ctx.spawn(
+            async move {
+                let mut conn = pool.get().await?;
+                dispatch::record_event(&mut conn, booking_id, &event).await?;
+                relay.do_send(Kick);
+                Ok::<_, AppError>(())
+            }
+            .into_actor(self)
+            .map(|result, _, _| {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "offer event not recorded");
+                }
+            }),
+        );
     }
 
     /// Writes `booking.<kind>` for the offered runner to the outbox.
@@ -473,14 +504,23 @@ impl Handler<DispatchBooking> for Dispatcher {
         let booking_id = msg.booking_id;
         let work = async move {
             let mut conn = pool.get().await?;
-            let claimed = dispatch::claim(&mut conn, booking_id, &node, lease).await?;
-            if claimed {
-                dispatch::notify_owner(&mut conn, booking_id, "searching").await?;
-            }
-            Ok::<_, AppError>(claimed)
+            dispatch::claim(&mut conn, booking_id, &node, lease).await
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(true) => act.start_round(booking_id, ctx),
+            Ok(true) => {
+                act.start_round(booking_id, ctx);
+                let (pool, relay) = (act.deps.pool.clone(), act.deps.relay.clone());
+                ctx.spawn(
+                    async move {
+                        let mut conn = pool.get().await?;
+                        dispatch::notify_owner(&mut conn, booking_id, "searching").await?;
+                        relay.do_send(Kick);
+                        Ok::<_, AppError>(())
+                    }
+                    .into_actor(act)
+                    .map(|_, _, _| ()),
+                );
+            }
             Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, %booking_id, "dispatch claim failed; the sweeper will retry"),
         }));

@@ -121,32 +121,62 @@ pub struct Candidate {
     pub distance_km: f64,
 }
 
+/// The nearest runners looked at first: an index-ordered KNN scan of this
+/// many is a fraction of a millisecond, where filtering every runner inside
+/// the radius costs milliseconds in a dense city.
+const KNN_FIRST: i64 = 500;
+
 /// Online, idle runners within `radius_km` of the pickup whose crates fit
-/// (the open pool's SQL rule), nearest first, skipping `exclude`: one KNN
-/// query on the GiST index of `runners.location`.
+/// (the open pool's SQL rule), nearest first, skipping `exclude`. First
+/// among the nearest `KNN_FIRST` by an index-ordered KNN scan (`<->` on the
+/// GiST index); only if none of those qualifies, over the whole radius.
 pub async fn candidates(
     conn: &mut Conn,
     booking_id: Uuid,
+    pickup: (f64, f64),
     radius_km: f64,
     exclude: &[Uuid],
     limit: i64,
 ) -> Result<Vec<Candidate>, AppError> {
-    Ok(diesel::sql_query(format!(
-        "SELECT r.*, ST_Distance(r.location, b.pickup_location) / 1000.0 AS distance_km \
-         FROM (SELECT * FROM bookings WHERE id = $1) b CROSS JOIN runners r \
-         WHERE r.session_status = 'active' AND r.location IS NOT NULL \
-           AND ST_DWithin(r.location, b.pickup_location, $2 * 1000.0) \
-           AND NOT (r.user_id = ANY($3)) \
-           AND {POOL_FILTER} \
-           AND NOT EXISTS (SELECT 1 FROM bookings busy WHERE busy.runner_id = r.user_id \
-                           AND busy.status IN ('accepted', 'in_progress')) \
-         ORDER BY r.location <-> b.pickup_location \
-         LIMIT $4"
+    let filters = format!(
+        "NOT (r.user_id = ANY($3)) AND {POOL_FILTER} \
+         AND NOT EXISTS (SELECT 1 FROM bookings busy WHERE busy.runner_id = r.user_id \
+                         AND busy.status IN ('accepted', 'in_progress'))"
+    );
+    let point = "ST_SetSRID(ST_MakePoint($6, $5), 4326)::geography";
+    let nearest: Vec<Candidate> = diesel::sql_query(format!(
+        "SELECT r.*, r.knn_m / 1000.0 AS distance_km \
+         FROM (SELECT * FROM bookings WHERE id = $1) b \
+         CROSS JOIN (SELECT n.*, n.location <-> {point} AS knn_m FROM runners n \
+                     WHERE n.session_status = 'active' AND n.location IS NOT NULL \
+                     ORDER BY n.location <-> {point} LIMIT {KNN_FIRST}) r \
+         WHERE r.knn_m <= $2 * 1000.0 AND {filters} \
+         ORDER BY r.knn_m LIMIT $4"
     ))
     .bind::<SqlUuid, _>(booking_id)
     .bind::<Double, _>(radius_km)
     .bind::<Array<SqlUuid>, _>(exclude)
     .bind::<BigInt, _>(limit)
+    .bind::<Double, _>(pickup.0)
+    .bind::<Double, _>(pickup.1)
+    .load(conn)
+    .await?;
+    if !nearest.is_empty() {
+        return Ok(nearest);
+    }
+    Ok(diesel::sql_query(format!(
+        "SELECT r.*, ST_Distance(r.location, {point}, false) / 1000.0 AS distance_km \
+         FROM (SELECT * FROM bookings WHERE id = $1) b CROSS JOIN runners r \
+         WHERE r.session_status = 'active' AND r.location IS NOT NULL \
+           AND ST_DWithin(r.location, {point}, $2 * 1000.0, false) AND {filters} \
+         ORDER BY r.location <-> {point} LIMIT $4"
+    ))
+    .bind::<SqlUuid, _>(booking_id)
+    .bind::<Double, _>(radius_km)
+    .bind::<Array<SqlUuid>, _>(exclude)
+    .bind::<BigInt, _>(limit)
+    .bind::<Double, _>(pickup.0)
+    .bind::<Double, _>(pickup.1)
     .load(conn)
     .await?)
 }
@@ -184,6 +214,9 @@ pub async fn notify_owner(conn: &mut Conn, booking_id: Uuid, kind: &str) -> Resu
         let Some(booking) = super::bookings::find(conn, booking_id).await? else {
             return Ok(());
         };
+        if booking.status != "requested" || booking.runner_id.is_some() {
+            return Ok(()); // taken or cancelled meanwhile: nothing to tell
+        }
         let facts = BookingFacts {
             booking_id,
             booking_number: &booking.booking_number,
