@@ -118,7 +118,7 @@ fn start_actors(
     quality: Arc<dyn eligibility::QualityPolicy>,
 ) -> Result<Live, BoxError> {
     let rt = &settings.realtime;
-    let client = ::redis::Client::open(settings.redis.url.as_str())?;
+    let client = crate::db::redis::client(&settings.redis.url)?;
     let bus = Bus::new(client, redis.connection()).start();
     let writer = LocationWriter::new(pool.clone(), Duration::from_millis(rt.location_flush_ms)).start();
     let prefix = settings.redis.key_prefix.clone();

@@ -9,6 +9,15 @@ use ::redis::{Client, RedisError};
 use crate::config::RedisSettings;
 use crate::error::BoxError;
 
+/// A client whose connections set `TCP_NODELAY` (redis-rs leaves it off, and
+/// pipelined small commands on one connection then wait ~40 ms for delayed
+/// ACKs).
+pub fn client(url: &str) -> Result<Client, RedisError> {
+    use ::redis::IntoConnectionInfo;
+    let info = url.into_connection_info()?.set_tcp_settings(::redis::io::tcp::TcpSettings::default().set_nodelay(true));
+    Client::open(info)
+}
+
 #[derive(Clone)]
 pub struct RedisHandle {
     conn: ConnectionManager,
@@ -19,7 +28,7 @@ impl RedisHandle {
     /// Connects lazily: the node starts while Redis is down and reconnects
     /// by itself when it comes back.
     pub fn new(settings: &RedisSettings) -> Result<Self, BoxError> {
-        let client = Client::open(settings.url.as_str())?;
+        let client = client(&settings.url)?;
         let timeout = Duration::from_millis(settings.command_timeout_ms);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
