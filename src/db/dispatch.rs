@@ -124,12 +124,13 @@ pub struct Candidate {
 /// The nearest runners looked at first: an index-ordered KNN scan of this
 /// many is a fraction of a millisecond, where filtering every runner inside
 /// the radius costs milliseconds in a dense city.
-const KNN_FIRST: i64 = 500;
+const KNN_FIRST: i64 = 200;
 
 /// Online, idle runners within `radius_km` of the pickup whose crates fit
 /// (the open pool's SQL rule), nearest first, skipping `exclude`. First
 /// among the nearest `KNN_FIRST` by an index-ordered KNN scan (`<->` on the
-/// GiST index); only if none of those qualifies, over the whole radius.
+/// 2-D GiST index of `location::geometry`); only if none of those
+/// qualifies, over the whole radius.
 pub async fn candidates(
     conn: &mut Conn,
     booking_id: Uuid,
@@ -144,12 +145,13 @@ pub async fn candidates(
                          AND busy.status IN ('accepted', 'in_progress'))"
     );
     let point = "ST_SetSRID(ST_MakePoint($6, $5), 4326)::geography";
+    let plane = "ST_SetSRID(ST_MakePoint($6, $5), 4326)";
     let nearest: Vec<Candidate> = diesel::sql_query(format!(
         "SELECT r.*, r.knn_m / 1000.0 AS distance_km \
          FROM (SELECT * FROM bookings WHERE id = $1) b \
-         CROSS JOIN (SELECT n.*, n.location <-> {point} AS knn_m FROM runners n \
+         CROSS JOIN (SELECT n.*, ST_Distance(n.location, {point}, false) AS knn_m FROM runners n \
                      WHERE n.session_status = 'active' AND n.location IS NOT NULL \
-                     ORDER BY n.location <-> {point} LIMIT {KNN_FIRST}) r \
+                     ORDER BY n.location::geometry <-> {plane} LIMIT {KNN_FIRST}) r \
          WHERE r.knn_m <= $2 * 1000.0 AND {filters} \
          ORDER BY r.knn_m LIMIT $4"
     ))

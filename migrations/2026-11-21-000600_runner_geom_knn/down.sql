@@ -1,0 +1,1 @@
+DROP INDEX runners_location_geom_gist;
