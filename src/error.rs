@@ -90,10 +90,19 @@ impl From<ValidationError> for AppError {
     }
 }
 
+/// PostgreSQL refuses NUL characters in text and `\u0000` in JSONB; that is
+/// the client's text, not a server fault.
+fn is_nul_text(message: &str) -> bool {
+    message.contains("0x00") || message.contains("unsupported Unicode escape sequence")
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => AppError::NotFound { entity: "resource", id: None },
+            diesel::result::Error::DatabaseError(_, info) if is_nul_text(info.message()) => {
+                AppError::BadRequest("text must not contain NUL (\\u0000) characters".into())
+            }
             other => AppError::Internal(Box::new(other)),
         }
     }

@@ -172,3 +172,16 @@ async fn openapi_lists_every_route() {
     }
     assert!(paths["/api/v1/auth/profile"].get("put").is_some());
 }
+
+#[actix_web::test]
+async fn nul_characters_are_a_client_mistake_not_a_500() {
+    let app = spawn_app().await;
+    let owner = app.register("nul@example.my", "owner").await;
+    let resp = app.post("/api/v1/pets", Some(&owner.access), &json!({"name": "Bud\u{0}dy", "pet_type": "dog"})).await;
+    assert_eq!(resp.status, 400, "{}", resp.text);
+    assert_eq!(resp.body["error"], "text must not contain NUL (\\u0000) characters");
+    let mut booking = crate::fixtures::worked_example();
+    booking["pet_spec"]["breed"] = json!("Bea\u{0}gle");
+    let resp = app.post("/api/v1/bookings", Some(&owner.access), &booking).await;
+    assert_eq!(resp.status, 400, "{}", resp.text);
+}
