@@ -5,7 +5,7 @@
 //! an `error` frame and the socket stays open, unless it is abuse (oversized
 //! frames, floods), which closes it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -86,6 +86,8 @@ pub struct AppSession {
     /// Live frames that arrive while a subscription's replay is in flight.
     replaying: HashMap<Uuid, Vec<Outbound>>,
     last_sent_seq: HashMap<Uuid, i64>,
+    /// The last few status `seq`s sent live per booking (replay skips them).
+    recent_seqs: HashMap<Uuid, VecDeque<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +124,7 @@ impl AppSession {
             watching: HashSet::new(),
             replaying: HashMap::new(),
             last_sent_seq: HashMap::new(),
+            recent_seqs: HashMap::new(),
         }
     }
 
@@ -148,6 +151,11 @@ impl AppSession {
                 return;
             }
             *last = seq;
+            let recent = self.recent_seqs.entry(frame.booking_id).or_default();
+            if recent.len() == 16 {
+                recent.pop_front();
+            }
+            recent.push_back(seq);
         }
         ctx.text(&*frame.text);
     }
@@ -259,8 +267,10 @@ impl AppSession {
                 Some(seen) => (current - seen) as usize <= MAX_REPLAY && missed.len() == (current - seen) as usize,
             };
             if recovered {
-                for event in &missed {
-                    act.last_sent_seq.insert(booking_id, event.seq);
+                // A status pushed live on the user's channel just before this
+                // subscribe is not sent twice (frames carry `seq`; apps order by it).
+                let sent = act.recent_seqs.get(&booking_id).cloned().unwrap_or_default();
+                for event in missed.iter().filter(|e| !sent.contains(&e.seq)) {
                     if let Some(frame) = frames::status(&event.payload, event.seq) {
                         Self::send(ctx, &frame);
                     }
@@ -323,6 +333,7 @@ impl AppSession {
         if self.watching.remove(&booking_id) {
             self.registry.do_send(Unwatch { booking_id, session_id: self.id });
             self.last_sent_seq.remove(&booking_id);
+            self.recent_seqs.remove(&booking_id);
         }
         Self::send(ctx, &json!({"type": "unsubscribed", "booking_id": booking_id}));
     }
