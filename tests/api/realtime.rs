@@ -258,12 +258,13 @@ async fn every_malformed_frame_gets_an_error_frame() {
     ];
     for (text, code) in owner_cases {
         owner_ws.send_text(text.clone()).await;
-        let frame = owner_ws.next().await;
+        // (live pushes about the trip — status, notifications — may interleave)
+        let frame = owner_ws.next_of("error").await;
         assert_eq!((frame["type"].as_str(), frame["code"].as_str()), (Some("error"), Some(code)), "{text}: {frame}");
         assert!(frame["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     owner_ws.send_binary(b"\x00\x01").await;
-    assert_eq!(owner_ws.next().await["code"], "unsupported");
+    assert_eq!(owner_ws.next_of("error").await["code"], "unsupported");
 
     let runner_cases = [
         (json!({"type": "offer.accept"}), "invalid_booking_id"),
@@ -277,17 +278,17 @@ async fn every_malformed_frame_gets_an_error_frame() {
     ];
     for (frame, code) in runner_cases {
         runner_ws.send(&frame).await;
-        assert_eq!(runner_ws.next().await["code"], code, "{frame}");
+        assert_eq!(runner_ws.next_of("error").await["code"], code, "{frame}");
     }
     // Still open after all of that.
     owner_ws.send(&json!({"type": "ping"})).await;
-    assert_eq!(owner_ws.next().await["type"], "pong");
+    owner_ws.next_of("pong").await;
 
     // An offline runner's pings are refused with a reason.
     app.post("/api/v1/runners/me/offline", Some(&runner.access), &json!({})).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     runner_ws.send(&json!({"type": "location", "latitude": 3.1, "longitude": 101.7})).await;
-    assert_eq!(runner_ws.next().await["code"], "not_online");
+    assert_eq!(runner_ws.next_of("error").await["code"], "not_online");
     let _ = booking;
 }
 
