@@ -2,15 +2,20 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps check fmt clippy unit schema-check release docker
+.PHONY: run test deps check fmt clippy schema-check release docker
 
 ## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
 run: deps
 	KILAT_ENVIRONMENT=local $(CARGO) run --bin kilat -- serve
 
-## Every check: formatting, clippy with -D warnings, schema drift, and all tests.
+## Every check: formatting, clippy with -D warnings, schema drift, and all tests
+## (unit tests, then the API suite; examples are compiled by clippy).
 test: deps check
-	$(CARGO) test --all-targets
+	@mkdir -p target
+	@set -o pipefail; $(CARGO) test --lib --test api 2>&1 | tee target/test-output.log; status=$$?; \
+	passed=$$(grep -Eo '[0-9]+ passed' target/test-output.log | awk '{s+=$$1} END {print s+0}'); \
+	failed=$$(grep -Eo '[0-9]+ failed' target/test-output.log | awk '{s+=$$1} END {print s+0}'); \
+	echo "$$passed passed, $$failed failed"; exit $$status
 
 ## Services only (idempotent).
 deps:
