@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps check fmt clippy schema-check release docker
+.PHONY: run test deps check fmt clippy schema-check release docker cluster cluster-down demo bench
 
 ## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
 run: deps
@@ -35,6 +35,22 @@ schema-check:
 
 release:
 	$(CARGO) build --release --bin kilat
+
+## Two release nodes (:8081, :8082) behind nginx (:8080), no Docker; `make cluster-down` stops them.
+cluster:
+	bash scripts/cluster.sh up
+
+cluster-down:
+	bash scripts/cluster.sh down
+
+## Every benchmark (Redis bound, fan-out vs the Bun peer, idle sockets, dispatch); see BENCHMARKS.md.
+bench:
+	bash scripts/bench.sh
+
+## A live city: the cluster, then `kilat simulate` through the load balancer.
+DEMO_FLAGS ?= --runners 40 --owners 10 --duration 30 --bookings-per-sec 1 --ping-hz 2
+demo: cluster
+	target/release/kilat simulate --url http://127.0.0.1:8080 $(DEMO_FLAGS)
 
 docker:
 	docker build -t kilat:latest .

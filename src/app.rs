@@ -28,6 +28,8 @@ use crate::domain::pricing::StandardPricing;
 use crate::error::BoxError;
 use crate::http::{self, AppState, Live, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
+use crate::payments::escrow::Escrow;
+use crate::payments::saga::PaymentSaga;
 use crate::push::{LogPushSender, PushSender};
 
 /// What the application is built from besides settings; tests swap these.
@@ -116,6 +118,7 @@ fn start_actors(
     redis: &RedisHandle,
     push: Arc<dyn PushSender>,
     quality: Arc<dyn eligibility::QualityPolicy>,
+    escrow: Arc<Escrow>,
 ) -> Result<Live, BoxError> {
     let rt = &settings.realtime;
     let client = crate::db::redis::client(&settings.redis.url)?;
@@ -153,7 +156,8 @@ fn start_actors(
         fee_percent: settings.marketplace.platform_fee_percent,
     })
     .start();
-    Ok(Live { dispatcher, bus, registry, relay, writer })
+    let saga = PaymentSaga::new(escrow).start();
+    Ok(Live { dispatcher, bus, registry, relay, writer, saga })
 }
 
 fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxError> {
@@ -163,7 +167,13 @@ fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxEr
         eligibility::quality_policy(&settings.marketplace.quality_policy)
             .ok_or_else(|| format!("unknown quality policy {}", settings.marketplace.quality_policy))?,
     );
-    let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone())?;
+    let escrow = Arc::new(Escrow {
+        pool: pool.clone(),
+        gateway: crate::payments::gateway(&settings)?,
+        settings: settings.payments.clone(),
+        fee_percent: settings.marketplace.platform_fee_percent,
+    });
+    let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone(), escrow.clone())?;
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
     Ok(AppState {
@@ -175,6 +185,7 @@ fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxEr
         mailer: deps.mailer,
         quality,
         pricing: Box::new(StandardPricing),
+        escrow,
         live,
     })
 }

@@ -55,6 +55,7 @@ pub struct Settings {
     pub marketplace: MarketplaceSettings,
     pub realtime: RealtimeSettings,
     pub dispatch: DispatchSettings,
+    pub payments: PaymentSettings,
     pub log: LogSettings,
 }
 
@@ -152,6 +153,36 @@ pub struct DispatchSettings {
     pub completion_weight_km: f64,
 }
 
+#[derive(Clone, Deserialize)]
+pub struct PaymentSettings {
+    pub provider: String,
+    pub stripe_api_base: String,
+    pub stripe_secret_key: String,
+    pub webhook_secret: String,
+    pub request_timeout_ms: u64,
+    pub request_attempts: u32,
+    pub request_backoff_ms: u64,
+    pub saga_interval_ms: u64,
+    pub saga_attempts: i32,
+    pub saga_backoff_ms: u64,
+    pub saga_backoff_max_ms: u64,
+    pub saga_lease_secs: u64,
+    pub auto_confirm_hours: f64,
+}
+
+impl std::fmt::Debug for PaymentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentSettings")
+            .field("provider", &self.provider)
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("stripe_secret_key", &"<redacted>")
+            .field("webhook_secret", &"<redacted>")
+            .field("request_attempts", &self.request_attempts)
+            .field("saga_attempts", &self.saga_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub format: String,
@@ -233,6 +264,37 @@ impl Settings {
                 "dispatch.lease_secs and dispatch.offer_timeout_ms must be positive".into(),
             ));
         }
+        let p = &self.payments;
+        match p.provider.as_str() {
+            "simulated" if self.environment == Environment::Production => {
+                return Err(ConfigError::Invalid(
+                    "payments.provider = \"simulated\" is refused in production (set KILAT__PAYMENTS__PROVIDER=stripe)"
+                        .into(),
+                ));
+            }
+            "simulated" => {}
+            "stripe" => {
+                if p.stripe_secret_key.trim().is_empty() {
+                    return Err(missing("payments.stripe_secret_key"));
+                }
+                if p.webhook_secret.trim().is_empty() {
+                    return Err(missing("payments.webhook_secret"));
+                }
+            }
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "payments.provider must be \"stripe\" or \"simulated\", not '{other}'"
+                )));
+            }
+        }
+        if p.request_attempts == 0 || p.saga_attempts < 1 || p.saga_lease_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "payments.request_attempts, saga_attempts and saga_lease_secs must be at least 1".into(),
+            ));
+        }
+        if p.auto_confirm_hours.is_nan() || p.auto_confirm_hours < 0.0 {
+            return Err(ConfigError::Invalid("payments.auto_confirm_hours must be 0 (off) or positive".into()));
+        }
         if self.rate_limit.window_secs == 0 {
             return Err(ConfigError::Invalid("rate_limit.window_secs must be at least 1".into()));
         }
@@ -267,6 +329,20 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_simulated_payments() {
+        let mut settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
+        settings.environment = Environment::Production;
+        settings.auth.jwt_secret = "x".repeat(40);
+        settings.payments.provider = "simulated".into();
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("refused in production"), "{err}");
+        settings.payments.provider = "stripe".into();
+        settings.payments.stripe_secret_key = String::new();
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("KILAT__PAYMENTS__STRIPE_SECRET_KEY"), "{err}");
+    }
+
+    #[test]
     fn environment_names_parse() {
         assert_eq!(Environment::parse("Production").unwrap(), Environment::Production);
         assert!(Environment::parse("staging").is_err());
@@ -276,5 +352,8 @@ mod tests {
     fn debug_output_hides_the_secret() {
         let settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
         assert!(!format!("{settings:?}").contains(&settings.auth.jwt_secret));
+        let mut payments = settings.payments.clone();
+        payments.stripe_secret_key = "sk_test_very_secret".into();
+        assert!(!format!("{payments:?}").contains("sk_test_very_secret"));
     }
 }

@@ -46,6 +46,12 @@ pub enum AppError {
     /// Raw 429 `{"error":"rate limit exceeded"}` with `Retry-After`.
     #[error("rate limit exceeded")]
     RateLimited { retry_after_secs: u64 },
+    /// 402: the payment provider declined the card.
+    #[error("{error}")]
+    PaymentDeclined { error: String, detail: String },
+    /// 502: the payment provider failed or could not be reached (after retries).
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: a dependency is down or saturated; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -153,6 +159,8 @@ impl ResponseError for AppError {
             AppError::InvalidTransition { .. } | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Auth { status, .. } => *status,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -193,9 +201,9 @@ impl ResponseError for AppError {
                 tracing::error!(error = %chain, "internal server error");
                 envelope_error(status, "internal server error", "")
             }
-            AppError::Unprocessable { error, detail } | AppError::Missing { error, detail } => {
-                envelope_error(status, error, detail)
-            }
+            AppError::Unprocessable { error, detail }
+            | AppError::Missing { error, detail }
+            | AppError::PaymentDeclined { error, detail } => envelope_error(status, error, detail),
             AppError::Unavailable(message) => {
                 tracing::warn!(error = %message, "dependency unavailable");
                 envelope_error(status, message, "")

@@ -1,5 +1,6 @@
 //! `kilat serve [--no-migrate]` · `kilat migrate` ·
-//! `kilat admin create --email E --password P [--full-name N]`
+//! `kilat admin create --email E --password P [--full-name N]` ·
+//! `kilat simulate [flags]`
 
 use std::process::ExitCode;
 
@@ -11,12 +12,16 @@ const USAGE: &str = "usage:
   kilat serve [--no-migrate]      run migrations (unless told not to) and serve
   kilat migrate                   run pending migrations and exit
   kilat admin create --email E --password P [--full-name N]
+  kilat simulate [--url U] [--runners N] [--owners M] [--duration S] [--ping-hz H]
+                 [--bookings-per-sec R] [--box south,west,north,east]
+                                  drive a running cluster like a city and report latencies
 settings: config/base.toml + config/$KILAT_ENVIRONMENT.toml + KILAT__SECTION__KEY";
 
 enum Command {
     Serve { migrate: bool },
     Migrate,
     CreateAdmin { email: String, password: String, full_name: String },
+    Simulate(kilat::simulate::Args),
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
@@ -43,6 +48,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 full_name: full_name.unwrap_or_else(|| "Administrator".to_owned()),
             })
         }
+        ["simulate", rest @ ..] => kilat::simulate::Args::parse(rest).map(Command::Simulate),
         ["help" | "--help" | "-h"] => Err(String::new()),
         other => Err(format!("unknown command: {}", other.join(" "))),
     }
@@ -60,6 +66,14 @@ async fn main() -> ExitCode {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
+    };
+    let command = match command {
+        Command::Simulate(args) => {
+            // a client of a running cluster: no settings, no database
+            kilat::simulate::run(args).await;
+            return ExitCode::SUCCESS;
+        }
+        other => other,
     };
     let mut settings = match Settings::load() {
         Ok(settings) => settings,
@@ -83,6 +97,7 @@ async fn main() -> ExitCode {
         Command::CreateAdmin { email, password, full_name } => {
             create_admin(&settings, &email, &password, &full_name).await.map(|()| println!("admin {email} created"))
         }
+        Command::Simulate(_) => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,7 +20,7 @@ use super::bus::Bus;
 use super::messages::{
     AddWatcher, Backlog, BusMessage, FrameKind, GetBacklog, Outbound, RemoveWatcher, StopActor, Subscribe, Unsubscribe,
 };
-use super::payload::BusPayload;
+use super::payload::{BusPayload, LOCATION_TAG};
 use crate::db::{PgPool, outbox};
 use crate::domain::frames;
 
@@ -205,16 +205,12 @@ impl Handler<BusMessage> for BookingActor {
     type Result = ();
 
     fn handle(&mut self, msg: BusMessage, ctx: &mut Self::Context) {
+        if let Some(text) = msg.payload.strip_prefix(LOCATION_TAG) {
+            let frame =
+                Outbound { booking_id: self.booking_id, kind: FrameKind::Location, seq: None, text: Arc::from(text) };
+            return self.broadcast(frame, ctx);
+        }
         match serde_json::from_str::<BusPayload>(&msg.payload) {
-            Ok(BusPayload::Location { frame }) => {
-                let frame = Outbound {
-                    booking_id: self.booking_id,
-                    kind: FrameKind::Location,
-                    seq: None,
-                    text: Arc::from(frame.to_string()),
-                };
-                self.broadcast(frame, ctx);
-            }
             Ok(BusPayload::Event { seq, .. }) if seq <= self.last_seq => {}
             Ok(BusPayload::Event { seq, event }) if seq == self.last_seq + 1 => {
                 self.last_seq = seq;

@@ -447,14 +447,20 @@ impl Dispatcher {
         );
     }
 
+    /// Trigger `escrow_held`: only bookings whose money is held are dispatched.
+    fn escrow_first(&self) -> bool {
+        self.deps.settings.trigger == "escrow_held"
+    }
+
     fn claim_due(&mut self, ctx: &mut Context<Self>) {
-        if !self.deps.settings.enabled || self.deps.settings.trigger != "created" {
+        if !self.deps.settings.enabled {
             return;
         }
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
+        let held = self.escrow_first();
         let work = async move {
             let mut conn = pool.get().await?;
-            dispatch::claim_due(&mut conn, &node, lease, 50).await
+            dispatch::claim_due(&mut conn, &node, lease, 50, held).await
         };
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| match result {
             Ok(ids) => ids.into_iter().for_each(|id| act.start_round(id, ctx)),
@@ -502,9 +508,10 @@ impl Handler<DispatchBooking> for Dispatcher {
     fn handle(&mut self, msg: DispatchBooking, ctx: &mut Self::Context) {
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
         let booking_id = msg.booking_id;
+        let held = self.escrow_first();
         let work = async move {
             let mut conn = pool.get().await?;
-            dispatch::claim(&mut conn, booking_id, &node, lease).await
+            dispatch::claim(&mut conn, booking_id, &node, lease, held).await
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| match result {
             Ok(true) => {

@@ -1,6 +1,9 @@
 //! Batches runner positions and trip waypoints into PostGIS: at most one
 //! UPDATE of `runners` (latest position per runner) and one INSERT of
-//! waypoints per flush, so no ping costs its own write.
+//! waypoints per flush, so no ping costs its own write. A trip keeps at
+//! most one waypoint a second (more only for a jump of 200 m or more):
+//! the route the apps draw needs no more, and a fast pinger does not turn
+//! into a write load.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -13,13 +16,21 @@ use uuid::Uuid;
 
 use super::messages::{Flush, RecordPosition};
 use crate::db::PgPool;
+use crate::domain::geo::Coordinates;
 
 pub struct LocationWriter {
     pool: PgPool,
     every: Duration,
     positions: HashMap<Uuid, (f64, f64, DateTime<Utc>)>,
     waypoints: VecDeque<RecordPosition>,
+    /// The last waypoint kept per trip track: (recorded at, position).
+    last_kept: HashMap<Uuid, (DateTime<Utc>, Coordinates)>,
 }
+
+/// Waypoints closer together than this (in time) are thinned…
+const WAYPOINT_GAP: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+/// …unless the runner moved at least this far.
+const WAYPOINT_JUMP_KM: f64 = 0.2;
 
 /// A waypoint buffer beyond this is dropped oldest-first (the database is
 /// down for long): positions are live data, memory must stay bounded.
@@ -27,7 +38,23 @@ const MAX_BUFFERED_WAYPOINTS: usize = 200_000;
 
 impl LocationWriter {
     pub fn new(pool: PgPool, every: Duration) -> Self {
-        Self { pool, every, positions: HashMap::new(), waypoints: VecDeque::new() }
+        Self { pool, every, positions: HashMap::new(), waypoints: VecDeque::new(), last_kept: HashMap::new() }
+    }
+
+    /// One waypoint a second per trip, or a jump.
+    fn keep_waypoint(&mut self, track_id: Uuid, msg: &RecordPosition) -> bool {
+        let keep = match self.last_kept.get(&track_id) {
+            None => true,
+            Some((at, where_)) => {
+                msg.recorded_at - *at >= WAYPOINT_GAP
+                    || msg.recorded_at < *at
+                    || where_.distance_km(&msg.at) >= WAYPOINT_JUMP_KM
+            }
+        };
+        if keep {
+            self.last_kept.insert(track_id, (msg.recorded_at, msg.at));
+        }
+        keep
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -36,6 +63,9 @@ impl LocationWriter {
         }
         let positions = std::mem::take(&mut self.positions);
         let waypoints = std::mem::take(&mut self.waypoints);
+        // trips not heard from for a while are over: forget their last waypoint
+        let stale = Utc::now() - chrono::TimeDelta::minutes(10);
+        self.last_kept.retain(|_, (at, _)| *at > stale);
         let pool = self.pool.clone();
         let write = async move {
             let mut conn = pool.get().await.map_err(|e| e.to_string())?;
@@ -118,7 +148,9 @@ impl Handler<RecordPosition> for LocationWriter {
         if newer {
             self.positions.insert(msg.runner_id, (msg.at.latitude, msg.at.longitude, msg.recorded_at));
         }
-        if msg.track_id.is_some() {
+        if let Some(track_id) = msg.track_id
+            && self.keep_waypoint(track_id, &msg)
+        {
             if self.waypoints.len() >= MAX_BUFFERED_WAYPOINTS {
                 self.waypoints.pop_front();
             }

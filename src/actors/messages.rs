@@ -195,6 +195,14 @@ pub struct RunnerPing {
 #[rtype(result = "Result<(), PingRejected>")]
 pub struct ApplyPing(pub Ping);
 
+/// The runner's actor on this node, started if needed: a runner's socket
+/// keeps the address and pings it directly (one hop, not two, per ping).
+#[derive(Message)]
+#[rtype(result = "Addr<super::runner::RunnerActor>")]
+pub struct RunnerAddr {
+    pub runner_id: Uuid,
+}
+
 /// The runner's presence changed through this node: reload before the
 /// next ping (read-your-writes for `online`/`offline`).
 #[derive(Message)]

@@ -3,13 +3,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// `booking:<id>` carries locations and the booking's events;
-/// `user:<id>` carries the user's events and presence refreshes.
+/// A location on `booking:<id>` travels as this byte and then the rendered
+/// frame (contract §3.3), so the watching node forwards the text as it is:
+/// no JSON is parsed or rebuilt per ping on the way to the sockets.
+pub const LOCATION_TAG: char = 'L';
+
+/// `booking:<id>` carries locations (see [`LOCATION_TAG`]) and the
+/// booking's events; `user:<id>` carries the user's events and presence
+/// refreshes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BusPayload {
-    /// A rendered location frame (contract §3.3).
-    Location { frame: Value },
     /// A committed outbox event with its per-booking sequence number.
     Event { seq: i64, event: Value },
     /// Something about the user changed (online/offline): reload.

@@ -14,7 +14,7 @@ use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
     AddWatcher, ApplyPing, Backlog, GetBacklog, GetBookingBacklog, GetRegistryStats, PingRejected, RefreshRunner,
-    RegistryStats, Reload, RemoveWatcher, RunnerIdle, RunnerPing, SessionClosed, StopActor, Unwatch, Watch,
+    RegistryStats, Reload, RemoveWatcher, RunnerAddr, RunnerIdle, RunnerPing, SessionClosed, StopActor, Unwatch, Watch,
 };
 use super::payload::booking_channel;
 use super::runner::{RunnerActor, RunnerDeps};
@@ -129,11 +129,10 @@ impl Handler<SessionClosed> for Registry {
     }
 }
 
-impl Handler<RunnerPing> for Registry {
-    type Result = ResponseFuture<Result<(), PingRejected>>;
-
-    fn handle(&mut self, msg: RunnerPing, ctx: &mut Self::Context) -> Self::Result {
-        let addr = match self.runners.get(&msg.runner_id) {
+impl Registry {
+    /// The runner's live actor, started when there is none.
+    fn runner(&mut self, runner_id: Uuid, ctx: &mut Context<Self>) -> Addr<RunnerActor> {
+        match self.runners.get(&runner_id) {
             Some(addr) if addr.connected() => addr.clone(),
             _ => {
                 let deps = RunnerDeps {
@@ -145,13 +144,28 @@ impl Handler<RunnerPing> for Registry {
                     idle_after: self.runner_idle,
                     presence_ttl: self.presence_ttl,
                 };
-                let addr = RunnerActor::new(msg.runner_id, next_id(), deps).start();
-                self.runners.insert(msg.runner_id, addr.clone());
+                let addr = RunnerActor::new(runner_id, next_id(), deps).start();
+                self.runners.insert(runner_id, addr.clone());
                 addr
             }
-        };
-        let applied = addr.send(ApplyPing(msg.ping));
+        }
+    }
+}
+
+impl Handler<RunnerPing> for Registry {
+    type Result = ResponseFuture<Result<(), PingRejected>>;
+
+    fn handle(&mut self, msg: RunnerPing, ctx: &mut Self::Context) -> Self::Result {
+        let applied = self.runner(msg.runner_id, ctx).send(ApplyPing(msg.ping));
         Box::pin(async move { applied.await.unwrap_or(Err(PingRejected::Unavailable)) })
+    }
+}
+
+impl Handler<RunnerAddr> for Registry {
+    type Result = MessageResult<RunnerAddr>;
+
+    fn handle(&mut self, msg: RunnerAddr, ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.runner(msg.runner_id, ctx))
     }
 }
 

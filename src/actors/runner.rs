@@ -17,7 +17,7 @@ use super::messages::{
     ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor, Subscribe, Touch,
     Unsubscribe,
 };
-use super::payload::{BusPayload, booking_channel};
+use super::payload::{LOCATION_TAG, booking_channel};
 use super::registry::Registry;
 use crate::db::{PgPool, runners, tracking};
 use crate::domain::frames;
@@ -169,16 +169,16 @@ impl Handler<ApplyPing> for RunnerActor {
             return Err(PingRejected::Invalid("timestamp must be within the last 10 minutes".into()));
         }
         if let Some((booking_id, _)) = state.trip {
-            let frame = frames::location(
+            let fix = frames::Fix {
                 booking_id,
-                self.runner_id,
-                ping.at.latitude,
-                ping.at.longitude,
-                ping.speed_kmh,
-                ping.heading_degrees,
-                ping.recorded_at,
-            );
-            let payload = serde_json::to_string(&BusPayload::Location { frame }).unwrap_or_default();
+                runner_id: self.runner_id,
+                latitude: ping.at.latitude,
+                longitude: ping.at.longitude,
+                speed_kmh: ping.speed_kmh,
+                heading_degrees: ping.heading_degrees,
+                at: ping.recorded_at,
+            };
+            let payload = frames::location_text(&fix, LOCATION_TAG.encode_utf8(&mut [0; 4]));
             self.bus.do_send(Publish { channel: booking_channel(&self.prefix, booking_id), payload });
         }
         self.touch_presence();

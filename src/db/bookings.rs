@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::schema::{booking_decline_reasons, booking_photos, booking_status_history, bookings, runners};
-use super::{Conn, notifications, outbox, runners as runner_db, tracking};
+use super::{Conn, notifications, outbox, payments, runners as runner_db, tracking};
 use crate::domain::booking::{Actor, Address, BookingStatus, Parties, new_booking_number};
 use crate::domain::crates::CrateRequirement;
 use crate::domain::eligibility::{self, QualityPolicy};
@@ -106,7 +106,7 @@ async fn emit(
     kind: &str,
     from: Option<BookingStatus>,
     to: BookingStatus,
-    actor: Uuid,
+    actor: impl Into<Option<Uuid>>,
     at: DateTime<Utc>,
     mut extra: Value,
 ) -> Result<(), diesel::result::Error> {
@@ -116,11 +116,11 @@ async fn emit(
     }
     let event = booking_event(kind, facts, at, extra);
     outbox::insert(conn, "booking", facts.booking_id, &event).await?;
-    notify(conn, facts, &event, Some(actor)).await
+    notify(conn, facts, &event, actor.into()).await
 }
 
 /// Inbox rows for the event's recipients (contract §4.13), same transaction.
-async fn notify(
+pub(crate) async fn notify(
     conn: &mut Conn,
     facts: &BookingFacts<'_>,
     event: &CloudEvent,
@@ -178,7 +178,7 @@ async fn write_history(
     booking_id: Uuid,
     from: Option<BookingStatus>,
     to: BookingStatus,
-    actor: Uuid,
+    actor: impl Into<Option<Uuid>>,
     reason: &str,
     at: DateTime<Utc>,
 ) -> Result<(), diesel::result::Error> {
@@ -188,7 +188,7 @@ async fn write_history(
             booking_status_history::booking_id.eq(booking_id),
             booking_status_history::from_status.eq(from.map(BookingStatus::as_str)),
             booking_status_history::to_status.eq(to.as_str()),
-            booking_status_history::actor_id.eq(Some(actor)),
+            booking_status_history::actor_id.eq(actor.into()),
             booking_status_history::reason.eq(reason),
             booking_status_history::created_at.eq(at),
         ))
@@ -467,11 +467,20 @@ pub async fn runner_step(conn: &mut Conn, id: Uuid, runner: Actor, to: BookingSt
 }
 
 /// The owner confirms delivery: `delivered → completed`, the final price
-/// fixed, and the runner's trip count moves.
+/// fixed, the runner's trip count moves, and a held escrow's capture is
+/// queued.
 pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Actor) -> Result<Booking, AppError> {
+    confirm_as(conn, id, Some(owner)).await
+}
+
+/// `confirm` by the owner, or by the system (`None`: the auto-confirm of a
+/// delivery the owner never confirmed).
+async fn confirm_as(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<Booking, AppError> {
     conn.transaction::<Booking, AppError, _>(async |conn| {
         let booking = load(conn, id).await?;
-        if !booking.parties().is_owner(owner) {
+        if let Some(owner) = owner
+            && !booking.parties().is_owner(owner)
+        {
             return Err(AppError::Forbidden("booking does not belong to this user".into()));
         }
         let status = booking.status();
@@ -486,12 +495,40 @@ pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Actor) -> Result<Booking,
                 .execute(conn)
                 .await?;
         }
-        write_history(conn, id, Some(status), BookingStatus::Completed, owner.id, "", now).await?;
+        let actor = owner.map(|o| o.id);
+        let reason = if owner.is_some() { "" } else { "auto-confirmed after delivery" };
+        write_history(conn, id, Some(status), BookingStatus::Completed, actor, reason, now).await?;
         let extra = json!({"final_price_cents": updated.final_price_cents, "currency": updated.currency});
-        emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, owner.id, now, extra).await?;
+        emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, actor, now, extra).await?;
+        payments::after_booking_change(conn, &updated).await?;
         Ok(updated)
     })
     .await
+}
+
+/// Confirms up to `limit` bookings delivered more than `after_hours` ago
+/// that their owners never confirmed; returns how many.
+pub async fn auto_confirm_due(conn: &mut Conn, after_hours: f64, limit: i64) -> Result<usize, AppError> {
+    let due: Vec<Uuid> = bookings::table
+        .filter(bookings::status.eq(BookingStatus::Delivered.as_str()))
+        .filter(
+            bookings::delivered_at.lt(Utc::now() - chrono::Duration::milliseconds((after_hours * 3_600_000.0) as i64)),
+        )
+        .order(bookings::delivered_at.asc())
+        .limit(limit)
+        .select(bookings::id)
+        .load(conn)
+        .await?;
+    let mut confirmed = 0;
+    for id in due {
+        match confirm_as(conn, id, None).await {
+            Ok(_) => confirmed += 1,
+            // the owner confirmed (or someone cancelled) at the same moment
+            Err(AppError::Conflict(_) | AppError::InvalidTransition { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(confirmed)
 }
 
 /// Cancel by the owner, the assigned runner or an admin.
@@ -516,6 +553,7 @@ pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Resu
         if let Some(track) = tracking::cancel(conn, id).await? {
             emit_tracking(conn, &updated, "cancelled", &track, now).await?;
         }
+        payments::after_booking_change(conn, &updated).await?;
         Ok(updated)
     })
     .await

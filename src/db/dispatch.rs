@@ -18,14 +18,27 @@ struct Claimed {
     booking_id: Uuid,
 }
 
+/// With dispatch trigger `escrow_held`: the booking's money is held.
+const ESCROW_HELD: &str = "EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.escrow_status = 'held')";
+
+fn escrow_filter(require_held: bool) -> String {
+    if require_held { format!("AND {ESCROW_HELD}") } else { String::new() }
+}
+
 /// Claims up to `limit` requested, unassigned bookings that nobody is
 /// dispatching (never dispatched, or the lease lapsed and the retry time
-/// has come) for `node`.
-pub async fn claim_due(conn: &mut Conn, node: &str, lease_secs: f64, limit: i64) -> Result<Vec<Uuid>, AppError> {
-    let rows: Vec<Claimed> = diesel::sql_query(
+/// has come) for `node`; with `require_held`, only those paid into escrow.
+pub async fn claim_due(
+    conn: &mut Conn,
+    node: &str,
+    lease_secs: f64,
+    limit: i64,
+    require_held: bool,
+) -> Result<Vec<Uuid>, AppError> {
+    let rows: Vec<Claimed> = diesel::sql_query(format!(
         "WITH due AS ( \
              SELECT b.id FROM bookings b LEFT JOIN booking_dispatch d ON d.booking_id = b.id \
-             WHERE b.status = 'requested' AND b.runner_id IS NULL \
+             WHERE b.status = 'requested' AND b.runner_id IS NULL {} \
                AND (d.booking_id IS NULL OR (d.lease_until < now() AND (d.next_at IS NULL OR d.next_at <= now()))) \
              ORDER BY b.created_at LIMIT $3 FOR UPDATE OF b SKIP LOCKED) \
          INSERT INTO booking_dispatch (booking_id, node, lease_until) \
@@ -33,7 +46,8 @@ pub async fn claim_due(conn: &mut Conn, node: &str, lease_secs: f64, limit: i64)
          ON CONFLICT (booking_id) DO UPDATE SET node = EXCLUDED.node, lease_until = EXCLUDED.lease_until, next_at = NULL \
              WHERE booking_dispatch.lease_until < now() \
          RETURNING booking_id",
-    )
+        escrow_filter(require_held)
+    ))
     .bind::<Text, _>(node)
     .bind::<Double, _>(lease_secs)
     .bind::<BigInt, _>(limit)
@@ -43,15 +57,22 @@ pub async fn claim_due(conn: &mut Conn, node: &str, lease_secs: f64, limit: i64)
 }
 
 /// Claims one booking right away (just created, or declined here).
-pub async fn claim(conn: &mut Conn, booking_id: Uuid, node: &str, lease_secs: f64) -> Result<bool, AppError> {
-    let rows: Vec<Claimed> = diesel::sql_query(
+pub async fn claim(
+    conn: &mut Conn,
+    booking_id: Uuid,
+    node: &str,
+    lease_secs: f64,
+    require_held: bool,
+) -> Result<bool, AppError> {
+    let rows: Vec<Claimed> = diesel::sql_query(format!(
         "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
          SELECT b.id, $2, now() + make_interval(secs => $3) FROM bookings b \
-         WHERE b.id = $1 AND b.status = 'requested' AND b.runner_id IS NULL \
+         WHERE b.id = $1 AND b.status = 'requested' AND b.runner_id IS NULL {} \
          ON CONFLICT (booking_id) DO UPDATE SET node = EXCLUDED.node, lease_until = EXCLUDED.lease_until, next_at = NULL \
              WHERE booking_dispatch.lease_until < now() OR booking_dispatch.node = EXCLUDED.node \
          RETURNING booking_id",
-    )
+        escrow_filter(require_held)
+    ))
     .bind::<SqlUuid, _>(booking_id)
     .bind::<Text, _>(node)
     .bind::<Double, _>(lease_secs)

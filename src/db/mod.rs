@@ -7,6 +7,7 @@ pub mod chat;
 pub mod dispatch;
 pub mod notifications;
 pub mod outbox;
+pub mod payments;
 pub mod pets;
 pub mod pool;
 pub mod redis;

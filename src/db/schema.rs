@@ -210,6 +210,72 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    payment_dead_letters (id) {
+        id -> Int8,
+        payment_id -> Uuid,
+        step -> Text,
+        reason -> Text,
+        attempts -> Int4,
+        last_error -> Text,
+        created_at -> Timestamptz,
+        retried_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    payment_jobs (id) {
+        id -> Int8,
+        payment_id -> Uuid,
+        step -> Text,
+        reason -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    payments (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        #[max_length = 20]
+        booking_number -> Varchar,
+        owner_id -> Uuid,
+        runner_id -> Nullable<Uuid>,
+        attempt -> Int4,
+        escrow_status -> Text,
+        amount_cents -> Int8,
+        platform_fee_cents -> Int8,
+        runner_payout_cents -> Int8,
+        currency -> Text,
+        customer_email -> Text,
+        provider -> Text,
+        payment_method -> Text,
+        stripe_payment_id -> Text,
+        failure_reason -> Text,
+        refund_reason -> Text,
+        escrow_held_at -> Nullable<Timestamptz>,
+        captured_at -> Nullable<Timestamptz>,
+        escrow_released_at -> Nullable<Timestamptz>,
+        refunded_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     pet_shops (id) {
         id -> Uuid,
         owner_id -> Nullable<Uuid>,
@@ -322,6 +388,17 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    stripe_events (id) {
+        id -> Text,
+        event_type -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     tracking_shares (id) {
         id -> Uuid,
         booking_id -> Uuid,
@@ -396,6 +473,9 @@ diesel::joinable!(notification_preferences -> users (user_id));
 diesel::joinable!(notifications -> bookings (booking_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(password_reset_tokens -> users (user_id));
+diesel::joinable!(payment_dead_letters -> payments (payment_id));
+diesel::joinable!(payment_jobs -> payments (payment_id));
+diesel::joinable!(payments -> bookings (booking_id));
 diesel::joinable!(pet_shops -> users (owner_id));
 diesel::joinable!(pets -> users (owner_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -418,11 +498,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     outbox,
     password_reset_tokens,
+    payment_dead_letters,
+    payment_jobs,
+    payments,
     pet_shops,
     pets,
     refresh_tokens,
     runner_crates,
     runners,
+    stripe_events,
     tracking_shares,
     trip_tracks,
     trip_waypoints,

@@ -2,37 +2,76 @@
 //! values so every node renders them the same way.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::time;
 
-/// A runner position as the apps read it: the seven flat keys at the top
-/// level (Flutter and iOS parse those), `type`, and a `data` copy.
-pub fn location(
+/// One runner position on a trip, as a location frame carries it.
+pub struct Fix {
+    pub booking_id: Uuid,
+    pub runner_id: Uuid,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub speed_kmh: f64,
+    pub heading_degrees: f64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct Flat<'a> {
     booking_id: Uuid,
     runner_id: Uuid,
     latitude: f64,
     longitude: f64,
     speed_kmh: f64,
     heading_degrees: f64,
-    at: DateTime<Utc>,
-) -> Value {
-    let flat = json!({
-        "booking_id": booking_id,
-        "runner_id": runner_id,
-        "latitude": latitude,
-        "longitude": longitude,
-        "speed_kmh": speed_kmh,
-        "heading_degrees": heading_degrees,
-        "timestamp": time::format(&at),
-    });
-    let mut frame = flat.clone();
-    if let Value::Object(map) = &mut frame {
-        map.insert("type".into(), json!("location_update"));
-        map.insert("data".into(), flat);
+    timestamp: &'a str,
+}
+
+/// A runner position as the apps read it: the seven flat keys at the top
+/// level (Flutter and iOS parse those), `type`, and a `data` copy.
+#[derive(Serialize)]
+struct Frame<'a> {
+    #[serde(flatten)]
+    flat: &'a Flat<'a>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    data: &'a Flat<'a>,
+}
+
+impl Fix {
+    fn render<T>(&self, with: impl FnOnce(&Frame<'_>) -> T) -> T {
+        let timestamp = time::format(&self.at);
+        let flat = Flat {
+            booking_id: self.booking_id,
+            runner_id: self.runner_id,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            speed_kmh: self.speed_kmh,
+            heading_degrees: self.heading_degrees,
+            timestamp: &timestamp,
+        };
+        with(&Frame { flat: &flat, kind: "location_update", data: &flat })
     }
-    frame
+}
+
+/// The location frame rendered straight to JSON text after `prefix` (the
+/// hot path: one allocation, no intermediate `Value`).
+pub fn location_text(fix: &Fix, prefix: &str) -> String {
+    fix.render(|frame| {
+        let mut out = Vec::with_capacity(prefix.len() + 480);
+        out.extend_from_slice(prefix.as_bytes());
+        // serialising plain numbers, uuids and strings cannot fail
+        let _ = serde_json::to_writer(&mut out, frame);
+        String::from_utf8(out).unwrap_or_default()
+    })
+}
+
+/// The location frame as a JSON value.
+pub fn location(fix: &Fix) -> Value {
+    fix.render(|frame| serde_json::to_value(frame).unwrap_or(Value::Null))
 }
 
 /// `booking.status` from a booking event (a CloudEvent as stored in the
@@ -103,13 +142,41 @@ mod tests {
     #[test]
     fn location_frames_are_flat_with_a_copy() {
         let at = time::parse("2026-05-18T04:20:00.5Z").unwrap();
-        let f = location(Uuid::nil(), Uuid::nil(), 3.1412, 101.6865, 32.5, 180.0, at);
+        let f = location(&Fix {
+            booking_id: Uuid::nil(),
+            runner_id: Uuid::nil(),
+            latitude: 3.1412,
+            longitude: 101.6865,
+            speed_kmh: 32.5,
+            heading_degrees: 180.0,
+            at,
+        });
         for key in ["booking_id", "runner_id", "latitude", "longitude", "speed_kmh", "heading_degrees", "timestamp"] {
             assert!(f.get(key).is_some(), "{key}");
             assert_eq!(f[key], f["data"][key]);
         }
         assert_eq!(f["type"], "location_update");
         assert_eq!(f["timestamp"], "2026-05-18T04:20:00Z");
+    }
+
+    #[test]
+    fn the_text_frame_is_the_value_frame() {
+        let at = time::parse("2026-05-18T04:20:00Z").unwrap();
+        let (b, r) = (Uuid::new_v4(), Uuid::new_v4());
+        let fix = Fix {
+            booking_id: b,
+            runner_id: r,
+            latitude: 3.141_234_567_8,
+            longitude: 101.686_5,
+            speed_kmh: 32.5,
+            heading_degrees: 180.0,
+            at,
+        };
+        let text = location_text(&fix, "L");
+        let parsed: Value = serde_json::from_str(text.strip_prefix('L').unwrap()).unwrap();
+        assert_eq!(parsed, location(&fix));
+        assert_eq!(parsed["latitude"], 3.141_234_567_8);
+        assert_eq!(parsed["data"]["runner_id"], r.to_string());
     }
 
     #[test]

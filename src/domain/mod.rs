@@ -9,6 +9,7 @@ pub mod frames;
 pub mod geo;
 pub mod identity;
 pub mod notifications;
+pub mod payment;
 pub mod pet;
 pub mod pricing;
 pub mod time;

@@ -14,7 +14,11 @@ pub fn recipients(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Op
         | "booking.delivery_confirmed"
         | "booking.completed"
         | "tracking.started"
-        | "tracking.completed" => vec![owner],
+        | "tracking.completed"
+        | "payment.escrow_held"
+        | "payment.escrow_refunded"
+        | "payment.failed" => vec![owner],
+        "payment.escrow_released" => [Some(owner), runner].into_iter().flatten().collect(),
         "booking.cancelled" | "chat.message_sent" => {
             [Some(owner), runner].into_iter().flatten().filter(|u| Some(*u) != actor).collect()
         }
@@ -59,6 +63,21 @@ pub fn render(event_type: &str, booking_number: &str, data: &Value) -> Option<(S
         "tracking.completed" => {
             let km = data["total_distance_km"].as_f64().unwrap_or(0.0);
             ("Trip Completed".into(), format!("The trip for booking {n} has finished ({km:.1} km)"))
+        }
+        "payment.escrow_held" => {
+            let amount = data["amount_cents"].as_i64().map(ringgit).unwrap_or_default();
+            ("Payment Secured".into(), format!("{amount} for booking {n} is held safely until you confirm delivery"))
+        }
+        "payment.escrow_released" => {
+            ("Payment Released".into(), format!("The payment for booking {n} has been released to the runner"))
+        }
+        "payment.escrow_refunded" => {
+            let amount = data["amount_cents"].as_i64().map(ringgit).unwrap_or_default();
+            ("Payment Refunded".into(), format!("{amount} for booking {n} has been refunded"))
+        }
+        "payment.failed" => {
+            let reason = data["reason"].as_str().filter(|r| !r.is_empty()).unwrap_or("unknown reason");
+            ("Payment Failed".into(), format!("Payment for booking {n} failed: {reason}"))
         }
         "chat.message_sent" => {
             let content = data["content"].as_str().unwrap_or("");

@@ -351,7 +351,7 @@ pub async fn deliver(
 }
 
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/confirm", tag = "bookings", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "completed, final_price_cents set", body = Envelope<BookingDto>),
+    responses((status = 200, description = "completed, final_price_cents set; a held escrow is captured and released by the payment saga", body = Envelope<BookingDto>),
               (status = 403, description = "booking does not belong to this user", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn confirm(
     state: web::Data<AppState>,
@@ -363,6 +363,7 @@ pub async fn confirm(
     let mut conn = state.pool.get().await?;
     let booking = bookings::confirm(&mut conn, id, actor(&user)).await?;
     state.committed();
+    state.payment_step_due();
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -374,7 +375,7 @@ pub struct CancelRequest {
 
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "bookings", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = CancelRequest, description = "optional; a missing or malformed body means no reason"),
-    responses((status = 200, description = "cancelled", body = Envelope<BookingDto>), (status = 403, body = ErrorBody),
+    responses((status = 200, description = "cancelled; a held escrow is voided and refunded by the payment saga", body = Envelope<BookingDto>), (status = 403, body = ErrorBody),
               (status = 422, description = "from delivered, completed or cancelled", body = ErrorBody)))]
 pub async fn cancel(
     state: web::Data<AppState>,
@@ -388,6 +389,7 @@ pub async fn cancel(
     let mut conn = state.pool.get().await?;
     let booking = bookings::cancel(&mut conn, id, actor(&user), &note).await?;
     state.committed();
+    state.payment_step_due();
     if let Some(runner_id) = booking.runner_id {
         state.reload_runner_here(runner_id).await;
     }

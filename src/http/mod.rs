@@ -11,6 +11,7 @@ pub mod identity;
 pub mod middleware;
 pub mod notifications;
 pub mod openapi;
+pub mod payments;
 pub mod pets;
 pub mod petshops;
 pub mod runners;
@@ -38,6 +39,8 @@ use crate::domain::eligibility::QualityPolicy;
 use crate::domain::pricing::PricingStrategy;
 use crate::error::envelope_error;
 use crate::mailer::Mailer;
+use crate::payments::escrow::Escrow;
+use crate::payments::saga::PaymentSaga;
 
 /// Shared by every worker of a node.
 pub struct AppState {
@@ -49,6 +52,7 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     pub quality: Arc<dyn QualityPolicy>,
     pub pricing: Box<dyn PricingStrategy>,
+    pub escrow: Arc<Escrow>,
     pub live: Live,
 }
 
@@ -60,6 +64,7 @@ pub struct Live {
     pub registry: Addr<Registry>,
     pub relay: Addr<Relay>,
     pub writer: Addr<LocationWriter>,
+    pub saga: Addr<PaymentSaga>,
 }
 
 impl AppState {
@@ -74,6 +79,20 @@ impl AppState {
         if d.enabled && d.trigger == "created" {
             self.live.dispatcher.do_send(DispatchBooking { booking_id });
         }
+    }
+
+    /// Its money is held: push the booking to runners now (when dispatch
+    /// waits for the escrow).
+    pub fn escrow_held(&self, booking_id: uuid::Uuid) {
+        let d = &self.settings.dispatch;
+        if d.enabled && d.trigger == "escrow_held" {
+            self.live.dispatcher.do_send(DispatchBooking { booking_id });
+        }
+    }
+
+    /// A payment saga step may be due (a confirm or cancel committed).
+    pub fn payment_step_due(&self) {
+        self.live.saga.do_send(Kick);
     }
 
     /// The runner is here now (for `realtime.presence_grace_secs`).
@@ -133,6 +152,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/stats/users", web::get().to(admin::user_stats))
                     .route("/bookings", web::get().to(bookings::admin_list))
                     .route("/stats/bookings", web::get().to(bookings::admin_stats))
+                    .route("/payments", web::get().to(payments::admin_list))
+                    .route("/payments/dead-letters", web::get().to(payments::dead_letters))
+                    .route("/payments/dead-letters/{id}/retry", web::post().to(payments::retry_dead_letter))
+                    .route("/stats/payments", web::get().to(payments::admin_stats))
                     .route("/dispatch/stats", web::get().to(admin::dispatch_stats)),
             )
             .service(
@@ -175,6 +198,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/{id}/photos", web::get().to(bookings::photos))
                     .route("/{id}/history", web::get().to(bookings::history))
                     .route("/{id}/tracking", web::get().to(tracking::trip_updates)),
+            )
+            .service(
+                web::scope("/payments")
+                    .route("", web::get().to(payments::runner_list))
+                    .route("/initiate", web::post().to(payments::initiate))
+                    .route("/webhook", web::post().to(payments::stripe_webhook))
+                    .route("/booking/{bookingId}", web::get().to(payments::by_booking))
+                    .route("/{id}", web::get().to(payments::get))
+                    .route("/{id}/refund", web::post().to(payments::refund)),
             )
             .service(
                 web::scope("/chat")

@@ -5,7 +5,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, bookings, chat, envelope, health, identity, notifications, pets, petshops, runners, tracking};
+use super::{
+    admin, bookings, chat, envelope, health, identity, notifications, payments, pets, petshops, runners, tracking,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,11 +31,15 @@ use super::{admin, bookings, chat, envelope, health, identity, notifications, pe
         chat::post, chat::list,
         notifications::list, notifications::mark_read, notifications::get, notifications::preferences,
         notifications::update_preferences, notifications::fcm_token, notifications::device_token,
+        payments::initiate, payments::get, payments::by_booking, payments::runner_list, payments::refund,
+        payments::stripe_webhook, payments::admin_list, payments::admin_stats, payments::dead_letters,
+        payments::retry_dead_letter,
     ),
     components(schemas(envelope::ErrorBody, envelope::RawError, envelope::Message, envelope::Pagination)),
     modifiers(&BearerAuth),
     tags((name = "identity"), (name = "admin"), (name = "health"), (name = "runners"), (name = "pets",
         description = "also served on /api/v1/users/me/pets"), (name = "petshops"), (name = "bookings"),
+        (name = "payments", description = "escrow: a manual-capture hold, captured on the owner's confirm, voided or refunded on cancel"),
         (name = "chat"), (name = "notifications"), (name = "tracking", description = "live frames: GET /ws/tracking/{booking_id}?token=…[&events=status] and GET /ws (see ARCHITECTURE.md)")),
 )]
 pub struct ApiDoc;

@@ -203,15 +203,15 @@ pub async fn trip_updates(
         .await?
         .into_iter()
         .map(|w| {
-            let mut frame = frames::location(
-                id,
-                track.runner_id,
-                w.latitude,
-                w.longitude,
-                w.speed_kmh,
-                w.heading_degrees,
-                w.recorded_at,
-            );
+            let mut frame = frames::location(&frames::Fix {
+                booking_id: id,
+                runner_id: track.runner_id,
+                latitude: w.latitude,
+                longitude: w.longitude,
+                speed_kmh: w.speed_kmh,
+                heading_degrees: w.heading_degrees,
+                at: w.recorded_at,
+            });
             if let Some(map) = frame.as_object_mut() {
                 map.remove("type");
                 map.remove("data");

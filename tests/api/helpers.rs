@@ -197,6 +197,14 @@ pub fn session(body: &Value) -> Session {
     }
 }
 
+/// A response read whole (for requests built by hand).
+pub async fn read_response<S>(resp: awc::ClientResponse<S>) -> TestResponse
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    read(resp).await
+}
+
 async fn read<S>(mut resp: awc::ClientResponse<S>) -> TestResponse
 where
     S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,

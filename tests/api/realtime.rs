@@ -127,6 +127,43 @@ async fn the_tracking_feed_refuses_before_the_upgrade() {
     assert_eq!((none.status, none.body["error"].as_str()), (404, Some("tracking not found")));
 }
 
+/// A fast pinger is thinned to a waypoint a second (a jump still counts),
+/// while every ping still reaches the watchers.
+#[actix_web::test]
+async fn a_trip_keeps_one_waypoint_a_second_but_every_ping_is_seen() {
+    let app = spawn_app().await;
+    let (owner, runner, booking) = trip(&app, "thin").await;
+    let bid = id(&booking);
+    let mut feed = app.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
+    app.wait_numsub(&format!("booking:{bid}"), 1).await;
+    let t0 = chrono::Utc::now() - chrono::Duration::seconds(30);
+    let at = |ms: i64| (t0 + chrono::Duration::milliseconds(ms)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // ten pings 100 ms apart, a few metres each, then one 2 s later, then a 1 km jump 100 ms after it
+    let mut pings: Vec<(f64, i64)> = (0..10).map(|i| (3.1200 + f64::from(i) * 0.00002, i64::from(i) * 100)).collect();
+    pings.push((3.1203, 2_000));
+    pings.push((3.1300, 2_100));
+    let mut socket = app.ws(&format!("/ws?token={}", runner.access)).await;
+    socket.next_of("hello").await;
+    for (lat, ms) in &pings {
+        socket
+            .send(&json!({"type": "location", "latitude": lat, "longitude": 101.6865, "speed_kmh": 30, "timestamp": at(*ms)}))
+            .await;
+    }
+    for _ in &pings {
+        assert_eq!(feed.next_of("location_update").await["booking_id"], bid.as_str());
+    }
+    app.live.writer.send(Flush).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tracking = app.get(&format!("/api/v1/tracking/{bid}"), Some(&owner.access)).await;
+    let lats: Vec<f64> = tracking.body["data"]["waypoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["latitude"].as_f64().unwrap())
+        .collect();
+    assert_eq!(lats, vec![3.12, 3.1203, 3.13], "{}", tracking.text);
+}
+
 #[actix_web::test]
 async fn pings_and_status_events_cross_two_nodes() {
     let node_a = spawn_app().await;

@@ -19,13 +19,14 @@ use std::sync::Arc;
 
 use crate::actors::bus::Bus;
 use crate::actors::messages::{
-    BusMessage, FrameKind, Kick, Outbound, Ping, PingRejected, Publish, RefreshRunner, RunnerPing, SessionClosed,
-    Subscribe, Touch, Unsubscribe, Unwatch, Watch,
+    ApplyPing, BusMessage, FrameKind, Kick, Outbound, Ping, PingRejected, Publish, RefreshRunner, RunnerAddr,
+    SessionClosed, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
 };
 use crate::actors::payload::BusPayload;
 use crate::actors::payload::dispatch_channel;
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
+use crate::actors::runner::RunnerActor;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
 use crate::domain::eligibility::QualityPolicy;
@@ -73,6 +74,8 @@ pub struct AppSession {
     pub pool: PgPool,
     pub registry: Addr<Registry>,
     pub limits: SessionLimits,
+    /// This runner's actor, once known: pings go to it directly.
+    runner: Option<Addr<RunnerActor>>,
     presence: Option<Presence>,
     /// The user's own channel: notifications, chat, status of their bookings.
     user_channel: (Addr<Bus>, String),
@@ -113,6 +116,7 @@ impl AppSession {
             pool: deps.pool,
             registry: deps.registry,
             limits: deps.limits,
+            runner: None,
             presence: deps.presence,
             user_channel: deps.user_channel,
             quality: deps.quality,
@@ -203,13 +207,24 @@ impl AppSession {
             },
         };
         let (speed_kmh, heading_degrees) = frames::normalise_motion(frame.speed_kmh, frame.heading_degrees);
-        let ping = RunnerPing { runner_id: self.user_id, ping: Ping { at, speed_kmh, heading_degrees, recorded_at } };
-        ctx.spawn(self.registry.send(ping).into_actor(self).map(|result, _, ctx| {
-            let rejected = match result {
-                Ok(Ok(())) => return,
-                Ok(Err(rejected)) => rejected,
-                Err(_) => PingRejected::Unavailable,
-            };
+        let ping = Ping { at, speed_kmh, heading_degrees, recorded_at };
+        // enqueued now, in the socket's order
+        let direct = self.runner.as_ref().filter(|a| a.connected()).map(|a| a.send(ApplyPing(ping)));
+        let (registry, runner_id) = (self.registry.clone(), self.user_id);
+        let work = async move {
+            if let Some(sent) = direct {
+                return (sent.await.unwrap_or(Err(PingRejected::Unavailable)), None);
+            }
+            match registry.send(RunnerAddr { runner_id }).await {
+                Ok(addr) => (addr.send(ApplyPing(ping)).await.unwrap_or(Err(PingRejected::Unavailable)), Some(addr)),
+                Err(_) => (Err(PingRejected::Unavailable), None),
+            }
+        };
+        ctx.spawn(work.into_actor(self).map(|(result, found), act, ctx| {
+            if found.is_some() {
+                act.runner = found;
+            }
+            let Err(rejected) = result else { return };
             let code = match rejected {
                 PingRejected::NotOnline => "not_online",
                 PingRejected::NoProfile => "no_profile",

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# A local cluster without Docker: two `kilat` nodes (release build) on
+# 127.0.0.1:8081 and :8082 behind nginx on :8080 (round robin, WebSocket
+# upgrade, no sticky sessions), on the PostgreSQL/PostGIS and Redis that
+# scripts/deps.sh starts. deploy/nginx.conf (compose) mirrors it.
+#
+#   scripts/cluster.sh up | down | status
+#
+# The nodes run in the local environment (simulated payments) with rate
+# limits raised for load generators (CLUSTER_RATE_LIMIT, default 1000000
+# per minute); logs and pids in target/cluster/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir="$PWD/target/cluster"
+lb_port=${CLUSTER_PORT:-8080}
+ports=(8081 8082)
+limit=${CLUSTER_RATE_LIMIT:-1000000}
+if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+
+say() { echo "[cluster] $*"; }
+
+wait_http() { # url seconds
+  for _ in $(seq 1 $(($2 * 10))); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+stop_nodes() {
+  for i in 1 2; do
+    if [ -f "$dir/node$i.pid" ]; then
+      kill "$(cat "$dir/node$i.pid")" 2>/dev/null || true
+      rm -f "$dir/node$i.pid"
+    fi
+  done
+  if [ -f "$dir/nginx.pid" ]; then
+    nginx -p "$dir" -c "$dir/nginx.conf" -s quit 2>/dev/null || kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+  fi
+}
+
+case "${1:-up}" in
+  up)
+    bash scripts/deps.sh
+    if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+      say "installing nginx"
+      "${SUDO[@]}" apt-get install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 \
+        || { "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }
+    fi
+    export PATH="$PATH:/usr/sbin"
+    say "building the release binary"
+    cargo build --release --bin kilat
+    mkdir -p "$dir"
+    stop_nodes
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    for i in 1 2; do
+      port=${ports[$((i - 1))]}
+      migrate=$([ "$i" -eq 1 ] && echo "" || echo "--no-migrate")
+      KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$port KILAT__SERVER__TRUST_FORWARDED_FOR=true \
+        KILAT__RATE_LIMIT__AUTH_PER_MINUTE=$limit KILAT__RATE_LIMIT__API_PER_MINUTE=$limit \
+        KILAT__LOG__FORMAT=json KILAT__LOG__LEVEL=${CLUSTER_LOG_LEVEL:-warn} \
+        nohup target/release/kilat serve $migrate >"$dir/node$i.log" 2>&1 &
+      echo $! >"$dir/node$i.pid"
+      wait_http "http://127.0.0.1:$port/health" 60 || { say "node $i did not start:"; tail -5 "$dir/node$i.log"; exit 1; }
+      say "node $i on :$port (pid $(cat "$dir/node$i.pid"))"
+    done
+    cat >"$dir/nginx.conf" <<NGINX
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 60000; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp-body;
+    proxy_temp_path $dir/tmp-proxy;
+    fastcgi_temp_path $dir/tmp-fastcgi;
+    uwsgi_temp_path $dir/tmp-uwsgi;
+    scgi_temp_path $dir/tmp-scgi;
+    map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+    upstream kilat {
+        server 127.0.0.1:${ports[0]} max_fails=2 fail_timeout=5s;
+        server 127.0.0.1:${ports[1]} max_fails=2 fail_timeout=5s;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$lb_port;
+        client_max_body_size 1m;
+        location / {
+            proxy_pass http://kilat;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_read_timeout 3600s;
+        }
+    }
+}
+NGINX
+    nginx -p "$dir" -c "$dir/nginx.conf"
+    wait_http "http://127.0.0.1:$lb_port/health" 10 || { say "nginx did not start:"; cat "$dir/nginx-error.log"; exit 1; }
+    say "load balancer on http://127.0.0.1:$lb_port (round robin over :${ports[0]} and :${ports[1]})"
+    say "stop with: make cluster-down"
+    ;;
+  down)
+    export PATH="$PATH:/usr/sbin"
+    stop_nodes
+    say "stopped"
+    ;;
+  status)
+    for i in 1 2; do
+      port=${ports[$((i - 1))]}
+      if curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; then say "node $i :$port up"; else say "node $i :$port down"; fi
+    done
+    if curl -fsS -o /dev/null "http://127.0.0.1:$lb_port/health" 2>/dev/null; then say "lb :$lb_port up"; else say "lb :$lb_port down"; fi
+    ;;
+  *)
+    echo "usage: scripts/cluster.sh up|down|status" >&2
+    exit 2
+    ;;
+esac

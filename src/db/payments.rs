@@ -1,0 +1,700 @@
+//! Payments, saga steps, dead letters and processed webhook events. Every
+//! escrow change is one transaction: a conditional update on the payment's
+//! status, the `payment.*` outbox event on the booking's stream, the
+//! owner's inbox row, and the saga step it makes due.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Integer, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::Conn;
+use super::bookings::{self as booking_db, Booking};
+use super::outbox;
+use super::schema::{bookings, payment_dead_letters, payment_jobs, payments, stripe_events};
+use crate::domain::booking::{Actor, BookingStatus};
+use crate::domain::events::{BookingFacts, CloudEvent};
+use crate::domain::identity::Role;
+use crate::domain::payment::{self, EscrowStatus, Step};
+use crate::domain::time;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
+pub struct Payment {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub booking_number: String,
+    pub owner_id: Uuid,
+    pub runner_id: Option<Uuid>,
+    pub attempt: i32,
+    pub escrow_status: String,
+    pub amount_cents: i64,
+    pub platform_fee_cents: i64,
+    pub runner_payout_cents: i64,
+    pub currency: String,
+    pub customer_email: String,
+    pub provider: String,
+    pub payment_method: String,
+    pub stripe_payment_id: String,
+    pub failure_reason: String,
+    pub refund_reason: String,
+    pub escrow_held_at: Option<DateTime<Utc>>,
+    pub captured_at: Option<DateTime<Utc>>,
+    pub escrow_released_at: Option<DateTime<Utc>>,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Payment {
+    pub fn status(&self) -> EscrowStatus {
+        EscrowStatus::parse(&self.escrow_status).unwrap_or(EscrowStatus::Failed)
+    }
+}
+
+/// A new attempt to pay for a booking, as the owner asked for it.
+pub struct NewAttempt<'a> {
+    pub booking_id: Uuid,
+    pub owner: Actor,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub customer_email: &'a str,
+    pub provider: &'a str,
+    pub fee_percent: i64,
+}
+
+fn already_paid() -> AppError {
+    AppError::Conflict("payment already exists for this booking".into())
+}
+
+/// Opens attempt n+1 as `pending`, after the contract's checks, in their
+/// order: the booking exists (404), is the caller's (403), the amount is
+/// its price (400), it can still be paid (422), and no other attempt is
+/// live (409). The booking row is locked so two initiates queue up.
+pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<(Payment, Booking), AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let booking = bookings::table
+            .filter(bookings::id.eq(new.booking_id))
+            .select(Booking::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::missing("Booking not found"))?;
+        if booking.owner_id != new.owner.id {
+            return Err(AppError::Forbidden("booking does not belong to this user".into()));
+        }
+        if new.amount_cents != booking.estimated_price_cents {
+            return Err(AppError::BadRequest("amount_cents does not match the booking price".into()));
+        }
+        if !new.currency.eq_ignore_ascii_case(&booking.currency) {
+            return Err(AppError::BadRequest(format!("currency must be {}", booking.currency)));
+        }
+        if !payment::payable(booking.status()) {
+            return Err(AppError::Unprocessable {
+                error: "booking cannot be paid".into(),
+                detail: format!("booking is '{}'", booking.status()),
+            });
+        }
+        let live: i64 = payments::table
+            .filter(payments::booking_id.eq(booking.id))
+            .filter(payments::escrow_status.ne(EscrowStatus::Failed.as_str()))
+            .count()
+            .get_result(conn)
+            .await?;
+        if live > 0 {
+            return Err(already_paid());
+        }
+        let attempts: i64 =
+            payments::table.filter(payments::booking_id.eq(booking.id)).count().get_result(conn).await?;
+        let split = payment::split(booking.estimated_price_cents, new.fee_percent);
+        let inserted = diesel::insert_into(payments::table)
+            .values((
+                payments::id.eq(Uuid::new_v4()),
+                payments::booking_id.eq(booking.id),
+                payments::booking_number.eq(&booking.booking_number),
+                payments::owner_id.eq(booking.owner_id),
+                payments::attempt.eq(attempts as i32 + 1),
+                payments::amount_cents.eq(booking.estimated_price_cents),
+                payments::platform_fee_cents.eq(split.platform_fee_cents),
+                payments::runner_payout_cents.eq(split.runner_payout_cents),
+                payments::currency.eq(&booking.currency),
+                payments::customer_email.eq(new.customer_email),
+                payments::provider.eq(new.provider),
+            ))
+            .returning(Payment::as_returning())
+            .get_result(conn)
+            .await;
+        match inserted {
+            Ok(p) => Ok((p, booking)),
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(already_paid())
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
+}
+
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<Payment>, AppError> {
+    Ok(payments::table.find(id).select(Payment::as_select()).first(conn).await.optional()?)
+}
+
+/// The booking's latest attempt (a failed one stays visible until retried).
+pub async fn latest_for_booking(conn: &mut Conn, booking_id: Uuid) -> Result<Option<Payment>, AppError> {
+    Ok(payments::table
+        .filter(payments::booking_id.eq(booking_id))
+        .order(payments::attempt.desc())
+        .select(Payment::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn by_intent(conn: &mut Conn, intent_id: &str) -> Result<Option<Payment>, AppError> {
+    if intent_id.is_empty() {
+        return Ok(None);
+    }
+    Ok(payments::table
+        .filter(payments::stripe_payment_id.eq(intent_id))
+        .select(Payment::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Who may read a payment: the booking's participants and admins.
+pub async fn readable(conn: &mut Conn, payment: &Payment, actor: Actor) -> Result<(), AppError> {
+    if actor.role == Role::Admin || actor.id == payment.owner_id {
+        return Ok(());
+    }
+    let runner: Option<Option<Uuid>> =
+        bookings::table.find(payment.booking_id).select(bookings::runner_id).first(conn).await.optional()?;
+    if runner.flatten() == Some(actor.id) || payment.runner_id == Some(actor.id) {
+        return Ok(());
+    }
+    Err(AppError::Forbidden("not your booking".into()))
+}
+
+/// Payments of bookings the runner carried, newest first (contract Y4).
+pub async fn list_for_runner(
+    conn: &mut Conn,
+    runner: Uuid,
+    page: i64,
+    limit: i64,
+) -> Result<(Vec<Payment>, i64), AppError> {
+    let carried = bookings::table.filter(bookings::runner_id.eq(runner)).select(bookings::id);
+    let query = || payments::table.filter(payments::booking_id.eq_any(carried));
+    let total: i64 = query().count().get_result(conn).await?;
+    let rows = query()
+        .order((payments::created_at.desc(), payments::id.desc()))
+        .limit(limit)
+        .offset((page - 1).saturating_mul(limit))
+        .select(Payment::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn list_all(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<Payment>, i64), AppError> {
+    let total: i64 = payments::table.count().get_result(conn).await?;
+    let rows = payments::table
+        .order((payments::created_at.desc(), payments::id.desc()))
+        .limit(limit)
+        .offset((page - 1).saturating_mul(limit))
+        .select(Payment::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Count, amount and fees per status (admin stats).
+pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64, i64)>, AppError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+        #[diesel(sql_type = BigInt)]
+        cents: i64,
+        #[diesel(sql_type = BigInt)]
+        fees: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT escrow_status AS status, count(*) AS n, coalesce(sum(amount_cents), 0)::bigint AS cents, \
+         coalesce(sum(platform_fee_cents), 0)::bigint AS fees \
+         FROM payments GROUP BY escrow_status",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.status, r.n, r.cents, r.fees)).collect())
+}
+
+// ---- escrow changes ---------------------------------------------------------
+
+/// What the caller must do after an escrow change committed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Followup {
+    /// A saga step became due: kick the saga.
+    pub step_due: bool,
+    /// The money for this booking is held now: dispatch may start
+    /// (trigger `escrow_held`).
+    pub held_booking: Option<Uuid>,
+}
+
+/// Locks the payment for a change, its booking's row first: every writer
+/// of a booking's stream (transitions, dispatch events, payments) takes
+/// the booking row before the outbox's advisory lock, so they queue up
+/// instead of deadlocking (an inbox insert's foreign-key check would
+/// otherwise wait on the booking row while holding the advisory lock).
+async fn lock(conn: &mut Conn, id: Uuid) -> Result<Payment, AppError> {
+    let booking_id: Uuid = payments::table
+        .find(id)
+        .select(payments::booking_id)
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::not_found("payment", id))?;
+    diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
+        .bind::<SqlUuid, _>(booking_id)
+        .execute(conn)
+        .await?;
+    payments::table
+        .find(id)
+        .select(Payment::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::not_found("payment", id))
+}
+
+/// Conditional update: lands only on the status that was read.
+async fn set_status(
+    conn: &mut Conn,
+    p: &Payment,
+    to: EscrowStatus,
+    changes: PaymentChanges,
+) -> Result<Payment, AppError> {
+    diesel::update(payments::table.filter(payments::id.eq(p.id)).filter(payments::escrow_status.eq(&p.escrow_status)))
+        .set((
+            changes,
+            payments::escrow_status.eq(to.as_str()),
+            payments::version.eq(payments::version + 1),
+            payments::updated_at.eq(Utc::now()),
+        ))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::Conflict("payment was modified by another transaction".into()))
+}
+
+/// `set_status` plus its `payment.<kind>` event.
+async fn move_to(
+    conn: &mut Conn,
+    p: &Payment,
+    to: EscrowStatus,
+    changes: PaymentChanges,
+    kind: &str,
+    data: Value,
+) -> Result<Payment, AppError> {
+    let moved = set_status(conn, p, to, changes).await?;
+    emit(conn, &moved, kind, data).await?;
+    Ok(moved)
+}
+
+async fn to_failed(conn: &mut Conn, p: &Payment, reason: &str) -> Result<Payment, AppError> {
+    let changes = PaymentChanges {
+        failure_reason: Some(reason.to_owned()),
+        failed_at: Some(Some(Utc::now())),
+        ..Default::default()
+    };
+    move_to(conn, p, EscrowStatus::Failed, changes, "failed", json!({"reason": reason})).await
+}
+
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = payments)]
+struct PaymentChanges {
+    runner_id: Option<Option<Uuid>>,
+    payment_method: Option<String>,
+    stripe_payment_id: Option<String>,
+    failure_reason: Option<String>,
+    refund_reason: Option<String>,
+    escrow_held_at: Option<Option<DateTime<Utc>>>,
+    captured_at: Option<Option<DateTime<Utc>>>,
+    escrow_released_at: Option<Option<DateTime<Utc>>>,
+    refunded_at: Option<Option<DateTime<Utc>>>,
+    failed_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// `payment.<kind>` on the booking's stream, and the inbox rows.
+async fn emit(conn: &mut Conn, p: &Payment, kind: &str, mut data: Value) -> Result<(), AppError> {
+    let now = Utc::now();
+    let runner_id: Option<Uuid> =
+        bookings::table.find(p.booking_id).select(bookings::runner_id).first(conn).await.optional()?.flatten();
+    if let Value::Object(map) = &mut data {
+        map.insert("payment_id".into(), json!(p.id));
+        map.insert("booking_id".into(), json!(p.booking_id));
+        map.insert("booking_number".into(), json!(p.booking_number));
+        map.insert("owner_id".into(), json!(p.owner_id));
+        map.insert("runner_id".into(), json!(p.runner_id.or(runner_id)));
+        map.insert("currency".into(), json!(p.currency));
+        map.insert("occurred_at".into(), json!(time::format(&now)));
+    }
+    let event = CloudEvent::new("kilat-payment", &format!("payment.{kind}"), now, data);
+    outbox::insert(conn, "booking", p.booking_id, &event).await?;
+    let facts = BookingFacts {
+        booking_id: p.booking_id,
+        booking_number: &p.booking_number,
+        owner_id: p.owner_id,
+        runner_id: p.runner_id.or(runner_id),
+    };
+    booking_db::notify(conn, &facts, &event, None).await?;
+    Ok(())
+}
+
+async fn enqueue(conn: &mut Conn, payment_id: Uuid, step: Step, reason: &str) -> Result<bool, AppError> {
+    let n = diesel::insert_into(payment_jobs::table)
+        .values((
+            payment_jobs::payment_id.eq(payment_id),
+            payment_jobs::step.eq(step.as_str()),
+            payment_jobs::reason.eq(reason),
+        ))
+        .on_conflict(payment_jobs::payment_id)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// The step a booking's outcome makes due for its money: capture when it
+/// completed with the money held, give it back when it was cancelled.
+async fn step_for_booking(conn: &mut Conn, p: &Payment, booking: &Booking) -> Result<bool, AppError> {
+    match (booking.status(), p.status()) {
+        (BookingStatus::Completed, EscrowStatus::Held) => enqueue(conn, p.id, Step::Capture, "").await,
+        (BookingStatus::Cancelled, EscrowStatus::Pending | EscrowStatus::Held) => {
+            enqueue(conn, p.id, Step::Void, &payment::cancel_refund_reason(&booking.cancel_note)).await
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Called inside the confirm/cancel transaction of a booking (after its
+/// update): the live payment is locked and its next step queued.
+pub async fn after_booking_change(conn: &mut Conn, booking: &Booking) -> Result<bool, AppError> {
+    let live = payments::table
+        .filter(payments::booking_id.eq(booking.id))
+        .filter(payments::escrow_status.ne(EscrowStatus::Failed.as_str()))
+        .select(Payment::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    match live {
+        Some(p) => step_for_booking(conn, &p, booking).await,
+        None => Ok(false),
+    }
+}
+
+/// The provider holds the money: `pending → held`, `payment.escrow_held`.
+/// If the booking finished meanwhile, its step is queued at once. A hold
+/// reported for an attempt that already failed (or was given back) is an
+/// orphan authorisation: it is voided.
+pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str) -> Result<Followup, AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let p = lock(conn, id).await?;
+        match p.status() {
+            EscrowStatus::Pending => {}
+            EscrowStatus::Held | EscrowStatus::Released => return Ok(Followup::default()),
+            EscrowStatus::Failed | EscrowStatus::Refunded => {
+                if p.stripe_payment_id.is_empty() {
+                    diesel::update(payments::table.find(p.id))
+                        .set(payments::stripe_payment_id.eq(intent_id))
+                        .execute(conn)
+                        .await?;
+                }
+                tracing::warn!(payment_id = %p.id, intent_id, "hold reported for a finished attempt; voiding it");
+                let step_due = enqueue(conn, p.id, Step::Void, "orphan authorisation").await?;
+                return Ok(Followup { step_due, held_booking: None });
+            }
+        }
+        let now = Utc::now();
+        let changes = PaymentChanges {
+            stripe_payment_id: Some(intent_id.to_owned()),
+            payment_method: (!method.is_empty()).then(|| method.to_owned()),
+            escrow_held_at: Some(Some(now)),
+            ..Default::default()
+        };
+        let data = json!({"stripe_payment_id": intent_id, "amount_cents": p.amount_cents});
+        let held = move_to(conn, &p, EscrowStatus::Held, changes, "escrow_held", data).await?;
+        let booking =
+            booking_db::find(conn, held.booking_id).await?.ok_or_else(|| AppError::not_found("booking", id))?;
+        let step_due = step_for_booking(conn, &held, &booking).await?;
+        Ok(Followup { step_due, held_booking: Some(held.booking_id) })
+    })
+    .await
+}
+
+/// The PaymentIntent exists but the app must still confirm it.
+pub async fn attach_intent(conn: &mut Conn, id: Uuid, intent_id: &str) -> Result<(), AppError> {
+    diesel::update(payments::table.find(id))
+        .filter(payments::stripe_payment_id.eq(""))
+        .set((payments::stripe_payment_id.eq(intent_id), payments::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `pending|held → failed` with the reason, `payment.failed`. Returns the
+/// payment as it now is (unchanged when it had already moved on).
+pub async fn mark_failed(conn: &mut Conn, id: Uuid, reason: &str) -> Result<Payment, AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let p = lock(conn, id).await?;
+        if !p.status().can_become(EscrowStatus::Failed) {
+            return Ok(p);
+        }
+        to_failed(conn, &p, reason).await
+    })
+    .await
+}
+
+// ---- saga steps ---------------------------------------------------------------
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Job {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = SqlUuid)]
+    pub payment_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub step: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due steps: each is leased for `lease_secs` (pushed
+/// forward) with its attempt counted, so a crashed node's step comes due
+/// again and two nodes never run one step at once.
+pub async fn claim_due(conn: &mut Conn, lease_secs: f64, limit: i64) -> Result<Vec<Job>, AppError> {
+    Ok(diesel::sql_query(
+        "UPDATE payment_jobs j SET attempts = j.attempts + 1, next_attempt_at = now() + make_interval(secs => $1) \
+         FROM (SELECT id FROM payment_jobs WHERE next_attempt_at <= now() ORDER BY next_attempt_at \
+               LIMIT $2 FOR UPDATE SKIP LOCKED) due \
+         WHERE j.id = due.id RETURNING j.id, j.payment_id, j.step, j.reason, j.attempts",
+    )
+    .bind::<Double, _>(lease_secs)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?)
+}
+
+/// Queues `step` already claimed by the caller (an admin's refund or
+/// retry runs it at once); 409 while another step of the payment runs.
+async fn enqueue_claimed(
+    conn: &mut Conn,
+    payment_id: Uuid,
+    step: Step,
+    reason: &str,
+    lease_secs: f64,
+) -> Result<Job, AppError> {
+    diesel::sql_query(
+        "INSERT INTO payment_jobs (payment_id, step, reason, attempts, next_attempt_at) \
+         VALUES ($1, $2, $3, 1, now() + make_interval(secs => $4)) \
+         ON CONFLICT (payment_id) DO NOTHING RETURNING id, payment_id, step, reason, attempts",
+    )
+    .bind::<SqlUuid, _>(payment_id)
+    .bind::<Text, _>(step.as_str())
+    .bind::<Text, _>(reason)
+    .bind::<Double, _>(lease_secs)
+    .get_result(conn)
+    .await
+    .optional()?
+    .ok_or_else(|| AppError::Conflict("another operation on this payment is in progress".into()))
+}
+
+/// Admin refund (contract Y5): only a `held` payment (422 otherwise); the
+/// void step is queued claimed, for the caller to run now.
+pub async fn begin_refund(conn: &mut Conn, id: Uuid, reason: &str, lease_secs: f64) -> Result<Job, AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let p = lock(conn, id).await?;
+        if p.status() != EscrowStatus::Held {
+            return Err(AppError::Unprocessable {
+                error: "payment cannot be refunded".into(),
+                detail: format!("only a held payment can be refunded; this one is '{}'", p.escrow_status),
+            });
+        }
+        enqueue_claimed(conn, p.id, Step::Void, reason, lease_secs).await
+    })
+    .await
+}
+
+/// The step did what it had to: apply the outcome and drop the step, in
+/// one transaction.
+pub async fn finish_step(conn: &mut Conn, job: &Job, outcome: StepOutcome) -> Result<Payment, AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let p = lock(conn, job.payment_id).await?;
+        let now = Utc::now();
+        let result = match outcome {
+            StepOutcome::Captured if p.status() == EscrowStatus::Held => {
+                let runner: Option<Uuid> =
+                    bookings::table.find(p.booking_id).select(bookings::runner_id).first(conn).await?;
+                let changes = PaymentChanges {
+                    runner_id: Some(runner),
+                    captured_at: Some(Some(now)),
+                    escrow_released_at: Some(Some(now)),
+                    ..Default::default()
+                };
+                let data = json!({"runner_payout_cents": p.runner_payout_cents,
+                                  "platform_fee_cents": p.platform_fee_cents});
+                move_to(conn, &p, EscrowStatus::Released, changes, "escrow_released", data).await?
+            }
+            StepOutcome::GivenBack if matches!(p.status(), EscrowStatus::Held | EscrowStatus::Released) => {
+                let changes = PaymentChanges {
+                    refund_reason: Some(job.reason.clone()),
+                    refunded_at: Some(Some(now)),
+                    ..Default::default()
+                };
+                let data = json!({"amount_cents": p.amount_cents, "refund_reason": job.reason});
+                move_to(conn, &p, EscrowStatus::Refunded, changes, "escrow_refunded", data).await?
+            }
+            StepOutcome::GivenBack if p.status() == EscrowStatus::Pending => {
+                to_failed(conn, &p, &format!("{} before the payment was held", job.reason)).await?
+            }
+            // already there (a retry after a lost answer), or nothing to move
+            _ => p,
+        };
+        diesel::delete(payment_jobs::table.filter(payment_jobs::id.eq(job.id))).execute(conn).await?;
+        Ok(result)
+    })
+    .await
+}
+
+/// What a step achieved at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    Captured,
+    /// Cancelled or refunded: the payer has the money back.
+    GivenBack,
+    /// Nothing to do at the provider.
+    Nothing,
+}
+
+/// The step failed: retried after `delay` unless it is out of attempts
+/// (or retrying cannot help), then it moves to the dead-letter table.
+/// Returns true when it was dead-lettered.
+pub async fn fail_step(
+    conn: &mut Conn,
+    job: &Job,
+    error: &str,
+    retry_in: Option<std::time::Duration>,
+) -> Result<bool, AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| match retry_in {
+        Some(delay) => {
+            diesel::sql_query(
+                "UPDATE payment_jobs SET next_attempt_at = now() + make_interval(secs => $2), last_error = $3 \
+                     WHERE id = $1",
+            )
+            .bind::<BigInt, _>(job.id)
+            .bind::<Double, _>(delay.as_secs_f64())
+            .bind::<Text, _>(error)
+            .execute(conn)
+            .await?;
+            Ok(false)
+        }
+        None => {
+            diesel::delete(payment_jobs::table.filter(payment_jobs::id.eq(job.id))).execute(conn).await?;
+            diesel::insert_into(payment_dead_letters::table)
+                .values((
+                    payment_dead_letters::payment_id.eq(job.payment_id),
+                    payment_dead_letters::step.eq(&job.step),
+                    payment_dead_letters::reason.eq(&job.reason),
+                    payment_dead_letters::attempts.eq(job.attempts),
+                    payment_dead_letters::last_error.eq(error),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(true)
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payment_dead_letters, check_for_backend(diesel::pg::Pg))]
+pub struct DeadLetter {
+    pub id: i64,
+    pub payment_id: Uuid,
+    pub step: String,
+    pub reason: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub created_at: DateTime<Utc>,
+    pub retried_at: Option<DateTime<Utc>>,
+}
+
+/// Dead letters not yet retried, newest first.
+pub async fn dead_letters(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<DeadLetter>, i64), AppError> {
+    let query = || payment_dead_letters::table.filter(payment_dead_letters::retried_at.is_null());
+    let total: i64 = query().count().get_result(conn).await?;
+    let rows = query()
+        .order((payment_dead_letters::created_at.desc(), payment_dead_letters::id.desc()))
+        .limit(limit)
+        .offset((page - 1).saturating_mul(limit))
+        .select(DeadLetter::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Marks the dead letter retried and queues its step again, claimed for
+/// the caller to run now (with a fresh attempt budget).
+pub async fn retry_dead_letter(conn: &mut Conn, id: i64, lease_secs: f64) -> Result<Job, AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let letter = payment_dead_letters::table
+            .find(id)
+            .select(DeadLetter::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("dead letter", id))?;
+        if letter.retried_at.is_some() {
+            return Err(AppError::Conflict("dead letter was already retried".into()));
+        }
+        let step = Step::parse(&letter.step)
+            .ok_or_else(|| AppError::internal(format!("unknown saga step '{}'", letter.step)))?;
+        diesel::update(payment_dead_letters::table.find(id))
+            .set(payment_dead_letters::retried_at.eq(Some(Utc::now())))
+            .execute(conn)
+            .await?;
+        enqueue_claimed(conn, letter.payment_id, step, &letter.reason, lease_secs).await
+    })
+    .await
+}
+
+// ---- webhooks -----------------------------------------------------------------
+
+/// Records a provider event id; false when it was seen before (replay).
+pub async fn first_delivery(conn: &mut Conn, event_id: &str, event_type: &str) -> Result<bool, AppError> {
+    let n = diesel::insert_into(stripe_events::table)
+        .values((stripe_events::id.eq(event_id), stripe_events::event_type.eq(event_type)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Is a step queued for this payment (an operation of ours in flight)?
+pub async fn step_pending(conn: &mut Conn, payment_id: Uuid) -> Result<bool, AppError> {
+    let n: i64 = payment_jobs::table.filter(payment_jobs::payment_id.eq(payment_id)).count().get_result(conn).await?;
+    Ok(n > 0)
+}
