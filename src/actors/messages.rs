@@ -195,6 +195,20 @@ pub struct RunnerPing {
 #[rtype(result = "Result<(), PingRejected>")]
 pub struct ApplyPing(pub Ping);
 
+/// A ping from the runner's own socket: fire and forget, so a socket never
+/// holds a future per ping; a refusal comes back as [`PingRefused`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StreamPing {
+    pub ping: Ping,
+    pub reply: Recipient<PingRefused>,
+}
+
+/// Why a streamed ping was not applied (rendered as an `error` frame).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PingRefused(pub PingRejected);
+
 /// The runner's actor on this node, started if needed: a runner's socket
 /// keeps the address and pings it directly (one hop, not two, per ping).
 #[derive(Message)]

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::bus::Bus;
 use super::location_writer::LocationWriter;
 use super::messages::{
-    ApplyPing, BusMessage, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor, Subscribe, Touch,
-    Unsubscribe,
+    ApplyPing, BusMessage, Ping, PingRefused, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor,
+    StreamPing, Subscribe, Touch, Unsubscribe,
 };
 use super::payload::{LOCATION_TAG, booking_channel};
 use super::registry::Registry;
@@ -147,6 +147,24 @@ impl Handler<ApplyPing> for RunnerActor {
     type Result = Result<(), PingRejected>;
 
     fn handle(&mut self, ApplyPing(ping): ApplyPing, ctx: &mut Self::Context) -> Self::Result {
+        self.apply(ping, ctx)
+    }
+}
+
+impl Handler<StreamPing> for RunnerActor {
+    type Result = ();
+
+    fn handle(&mut self, StreamPing { ping, reply }: StreamPing, ctx: &mut Self::Context) {
+        if let Err(rejected) = self.apply(ping, ctx) {
+            reply.do_send(PingRefused(rejected));
+        }
+    }
+}
+
+impl RunnerActor {
+    /// Checks a ping against the runner's live state, then fans it out to
+    /// the trip's watchers, refreshes presence and records the position.
+    fn apply(&mut self, ping: Ping, ctx: &mut Context<Self>) -> Result<(), PingRejected> {
         self.last_seen = Instant::now();
         let Some(state) = self.state else {
             // The last load failed (database down): try again for the next ping.

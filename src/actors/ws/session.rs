@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use crate::actors::bus::Bus;
 use crate::actors::messages::{
-    ApplyPing, BusMessage, FrameKind, Kick, Outbound, Ping, PingRejected, Publish, RefreshRunner, RunnerAddr,
-    SessionClosed, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
+    BusMessage, FrameKind, Kick, Outbound, Ping, PingRefused, PingRejected, Publish, RefreshRunner, RunnerAddr,
+    SessionClosed, StreamPing, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
 };
 use crate::actors::payload::BusPayload;
 use crate::actors::payload::dispatch_channel;
@@ -67,6 +67,16 @@ pub struct Presence {
     pub ttl: Duration,
 }
 
+/// Pings a socket holds while its runner actor's address is looked up
+/// (the lookup is one local message, so this bound is rarely reached).
+const MAX_QUEUED_PINGS: usize = 256;
+
+enum RunnerLink {
+    Unknown,
+    Resolving(Vec<Ping>),
+    Known(Addr<RunnerActor>),
+}
+
 pub struct AppSession {
     pub id: u64,
     pub user_id: Uuid,
@@ -74,8 +84,8 @@ pub struct AppSession {
     pub pool: PgPool,
     pub registry: Addr<Registry>,
     pub limits: SessionLimits,
-    /// This runner's actor, once known: pings go to it directly.
-    runner: Option<Addr<RunnerActor>>,
+    /// This runner's actor: pings go to it directly once it is known.
+    runner: RunnerLink,
     presence: Option<Presence>,
     /// The user's own channel: notifications, chat, status of their bookings.
     user_channel: (Addr<Bus>, String),
@@ -116,7 +126,7 @@ impl AppSession {
             pool: deps.pool,
             registry: deps.registry,
             limits: deps.limits,
-            runner: None,
+            runner: RunnerLink::Unknown,
             presence: deps.presence,
             user_channel: deps.user_channel,
             quality: deps.quality,
@@ -208,30 +218,41 @@ impl AppSession {
         };
         let (speed_kmh, heading_degrees) = frames::normalise_motion(frame.speed_kmh, frame.heading_degrees);
         let ping = Ping { at, speed_kmh, heading_degrees, recorded_at };
-        // enqueued now, in the socket's order
-        let direct = self.runner.as_ref().filter(|a| a.connected()).map(|a| a.send(ApplyPing(ping)));
-        let (registry, runner_id) = (self.registry.clone(), self.user_id);
-        let work = async move {
-            if let Some(sent) = direct {
-                return (sent.await.unwrap_or(Err(PingRejected::Unavailable)), None);
+        self.stream_ping(ping, ctx);
+    }
+
+    /// Hands a ping to this runner's actor without waiting: in the socket's
+    /// order, with refusals coming back as [`PingRefused`]. Until the
+    /// actor's address is known, pings queue behind one registry lookup.
+    fn stream_ping(&mut self, ping: Ping, ctx: &mut ws::WebsocketContext<Self>) {
+        match &mut self.runner {
+            RunnerLink::Known(addr) if addr.connected() => {
+                addr.do_send(StreamPing { ping, reply: ctx.address().recipient() });
+                return;
             }
-            match registry.send(RunnerAddr { runner_id }).await {
-                Ok(addr) => (addr.send(ApplyPing(ping)).await.unwrap_or(Err(PingRejected::Unavailable)), Some(addr)),
-                Err(_) => (Err(PingRejected::Unavailable), None),
+            RunnerLink::Resolving(queued) => {
+                if queued.len() >= MAX_QUEUED_PINGS {
+                    queued.remove(0);
+                }
+                queued.push(ping);
+                return;
             }
-        };
-        ctx.spawn(work.into_actor(self).map(|(result, found), act, ctx| {
-            if found.is_some() {
-                act.runner = found;
-            }
-            let Err(rejected) = result else { return };
-            let code = match rejected {
-                PingRejected::NotOnline => "not_online",
-                PingRejected::NoProfile => "no_profile",
-                PingRejected::Invalid(_) => "invalid_location",
-                PingRejected::Unavailable => "unavailable",
+            RunnerLink::Known(_) | RunnerLink::Unknown => {}
+        }
+        self.runner = RunnerLink::Resolving(vec![ping]);
+        let lookup = self.registry.send(RunnerAddr { runner_id: self.user_id });
+        ctx.spawn(lookup.into_actor(self).map(|found, act, ctx| {
+            let queued = match std::mem::replace(&mut act.runner, RunnerLink::Unknown) {
+                RunnerLink::Resolving(queued) => queued,
+                _ => Vec::new(),
             };
-            Self::error(ctx, code, &rejected.to_string());
+            let Ok(addr) = found else {
+                return Self::error(ctx, "unavailable", &PingRejected::Unavailable.to_string());
+            };
+            for ping in queued {
+                addr.do_send(StreamPing { ping, reply: ctx.address().recipient() });
+            }
+            act.runner = RunnerLink::Known(addr);
         }));
     }
 
@@ -439,6 +460,20 @@ impl Handler<BusMessage> for AppSession {
                 }
             }
         }
+    }
+}
+
+impl Handler<PingRefused> for AppSession {
+    type Result = ();
+
+    fn handle(&mut self, PingRefused(rejected): PingRefused, ctx: &mut Self::Context) {
+        let code = match rejected {
+            PingRejected::NotOnline => "not_online",
+            PingRejected::NoProfile => "no_profile",
+            PingRejected::Invalid(_) => "invalid_location",
+            PingRejected::Unavailable => "unavailable",
+        };
+        Self::error(ctx, code, &rejected.to_string());
     }
 }
 
