@@ -141,7 +141,9 @@ fn start_actors(
     PresenceSweeper::new(pool.clone(), redis.clone(), bus.clone(), prefix, grace).start();
     Notifier::new(pool.clone(), push, Duration::from_millis(rt.notifier_interval_ms)).start();
     let d = &settings.dispatch;
+    let dispatch_node: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
     let dispatcher = Dispatcher::new(DispatchDeps {
+        node: dispatch_node.clone(),
         pool: pool.clone(),
         redis: redis.clone(),
         bus: bus.clone(),
@@ -157,7 +159,7 @@ fn start_actors(
     })
     .start();
     let saga = PaymentSaga::new(escrow).start();
-    Ok(Live { dispatcher, bus, registry, relay, writer, saga })
+    Ok(Live { dispatcher, dispatch_node, bus, registry, relay, writer, saga })
 }
 
 fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxError> {

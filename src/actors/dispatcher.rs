@@ -40,6 +40,8 @@ use crate::domain::pricing::platform_fee_cents;
 use crate::error::AppError;
 
 pub struct DispatchDeps {
+    /// This node's identity in `booking_dispatch` leases.
+    pub node: Arc<str>,
     pub pool: PgPool,
     pub redis: RedisHandle,
     pub bus: Addr<Bus>,
@@ -115,7 +117,7 @@ fn percentile(samples: &VecDeque<f64>, p: f64) -> f64 {
 impl Dispatcher {
     pub fn new(deps: DispatchDeps) -> Self {
         Self {
-            node: Uuid::new_v4().to_string(),
+            node: deps.node.to_string(),
             deps,
             rounds: HashMap::new(),
             stats: DispatchStats::default(),
@@ -133,8 +135,9 @@ impl Dispatcher {
         self.deps.bus.do_send(Publish { channel, payload });
     }
 
-    /// Claimed bookings start a round (once per booking on this node).
-    fn start_round(&mut self, booking_id: Uuid, ctx: &mut Context<Self>) {
+    /// Claimed bookings start a round (once per booking on this node);
+    /// `booking` as just committed, when known.
+    fn start_round(&mut self, booking_id: Uuid, booking: Option<Arc<bookings::Booking>>, ctx: &mut Context<Self>) {
         if self.rounds.contains_key(&booking_id) {
             return;
         }
@@ -152,8 +155,8 @@ impl Dispatcher {
                 offers: 0,
                 offer: None,
                 searching: false,
-                created_at: None,
-                booking: None,
+                created_at: booking.as_ref().map(|b| b.created_at),
+                booking,
             },
         );
         self.search(booking_id, ctx);
@@ -463,7 +466,7 @@ impl Dispatcher {
             dispatch::claim_due(&mut conn, &node, lease, 50, held).await
         };
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| match result {
-            Ok(ids) => ids.into_iter().for_each(|id| act.start_round(id, ctx)),
+            Ok(ids) => ids.into_iter().for_each(|id| act.start_round(id, None, ctx)),
             Err(err) => tracing::warn!(error = %err, "dispatch sweep failed"),
         }));
     }
@@ -506,31 +509,39 @@ impl Handler<DispatchBooking> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, msg: DispatchBooking, ctx: &mut Self::Context) {
+        let DispatchBooking { booking_id, booking, claimed } = msg;
+        if claimed {
+            return self.begin(booking_id, booking, ctx);
+        }
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
-        let booking_id = msg.booking_id;
         let held = self.escrow_first();
         let work = async move {
             let mut conn = pool.get().await?;
             dispatch::claim(&mut conn, booking_id, &node, lease, held).await
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(true) => {
-                act.start_round(booking_id, ctx);
-                let (pool, relay) = (act.deps.pool.clone(), act.deps.relay.clone());
-                ctx.spawn(
-                    async move {
-                        let mut conn = pool.get().await?;
-                        dispatch::notify_owner(&mut conn, booking_id, "searching").await?;
-                        relay.do_send(Kick);
-                        Ok::<_, AppError>(())
-                    }
-                    .into_actor(act)
-                    .map(|_, _, _| ()),
-                );
-            }
+            Ok(true) => act.begin(booking_id, booking, ctx),
             Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, %booking_id, "dispatch claim failed; the sweeper will retry"),
         }));
+    }
+}
+
+impl Dispatcher {
+    /// The lease is ours: search now, and tell the owner we are searching.
+    fn begin(&mut self, booking_id: Uuid, booking: Option<Arc<bookings::Booking>>, ctx: &mut Context<Self>) {
+        self.start_round(booking_id, booking, ctx);
+        let (pool, relay) = (self.deps.pool.clone(), self.deps.relay.clone());
+        ctx.spawn(
+            async move {
+                let mut conn = pool.get().await?;
+                dispatch::notify_owner(&mut conn, booking_id, "searching").await?;
+                relay.do_send(Kick);
+                Ok::<_, AppError>(())
+            }
+            .into_actor(self)
+            .map(|_, _, _| ()),
+        );
     }
 }
 

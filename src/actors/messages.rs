@@ -270,6 +270,10 @@ pub struct Kick;
 #[rtype(result = "()")]
 pub struct DispatchBooking {
     pub booking_id: Uuid,
+    /// The booking as just committed, when the sender has it (saves a read).
+    pub booking: Option<std::sync::Arc<crate::db::bookings::Booking>>,
+    /// The creating transaction already took this node's lease.
+    pub claimed: bool,
 }
 
 #[derive(Message)]

@@ -199,7 +199,13 @@ async fn write_history(
 
 /// Creates a `requested` booking with a fresh booking number (drawn again
 /// on the rare clash), its first history row and `booking.requested`.
-pub async fn create(conn: &mut Conn, new: NewBooking) -> Result<Booking, AppError> {
+/// A dispatch lease taken in the creating transaction: (node, seconds).
+pub type Lease<'a> = Option<(&'a str, f64)>;
+
+/// Inserts a requested booking with its history row and `requested`
+/// event; with a `lease`, the node's dispatch lease too, so the dispatcher
+/// starts searching without a claim round trip of its own.
+pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Result<Booking, AppError> {
     conn.transaction::<Booking, AppError, _>(async |conn| {
         let now = Utc::now();
         let pet_json = to_json(&new.pet)?;
@@ -263,6 +269,17 @@ pub async fn create(conn: &mut Conn, new: NewBooking) -> Result<Booking, AppErro
             }),
         )
         .await?;
+        if let Some((node, lease_secs)) = lease {
+            diesel::sql_query(
+                "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
+                 VALUES ($1, $2, now() + make_interval(secs => $3))",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(booking.id)
+            .bind::<diesel::sql_types::Text, _>(node)
+            .bind::<diesel::sql_types::Double, _>(lease_secs)
+            .execute(conn)
+            .await?;
+        }
         Ok(booking)
     })
     .await

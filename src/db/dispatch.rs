@@ -142,16 +142,21 @@ pub struct Candidate {
     pub distance_km: f64,
 }
 
-/// The nearest runners looked at first: an index-ordered KNN scan of this
-/// many is a fraction of a millisecond, where filtering every runner inside
-/// the radius costs milliseconds in a dense city.
-const KNN_FIRST: i64 = 200;
+/// Kilometres per degree of latitude, rounded down so the search box
+/// always covers the radius.
+const KM_PER_DEGREE: f64 = 110.5;
 
 /// Online, idle runners within `radius_km` of the pickup whose crates fit
-/// (the open pool's SQL rule), nearest first, skipping `exclude`. First
-/// among the nearest `KNN_FIRST` by an index-ordered KNN scan (`<->` on the
-/// 2-D GiST index of `location::geometry`); only if none of those
-/// qualifies, over the whole radius.
+/// (the open pool's SQL rule), skipping `exclude`: at most `limit`, the
+/// nearest first, with their great-circle distance.
+///
+/// One index-ordered scan: the 2-D GiST index of `location::geometry`
+/// walks runners outward from the pickup (`<->`), bounded by the radius's
+/// box (`&&`), and stops at the `limit`-th runner that passes the filters;
+/// in a dense city that is a few dozen index entries, not every runner in
+/// the radius. Planar degrees order the walk; the exact distance is
+/// `ST_Distance` on the sphere (they agree near the equator, Kuala Lumpur
+/// included, and the ranking re-sorts what is returned).
 pub async fn candidates(
     conn: &mut Conn,
     booking_id: Uuid,
@@ -160,46 +165,30 @@ pub async fn candidates(
     exclude: &[Uuid],
     limit: i64,
 ) -> Result<Vec<Candidate>, AppError> {
-    let filters = format!(
-        "NOT (r.user_id = ANY($3)) AND {POOL_FILTER} \
-         AND NOT EXISTS (SELECT 1 FROM bookings busy WHERE busy.runner_id = r.user_id \
-                         AND busy.status IN ('accepted', 'in_progress'))"
-    );
-    let point = "ST_SetSRID(ST_MakePoint($6, $5), 4326)::geography";
-    let plane = "ST_SetSRID(ST_MakePoint($6, $5), 4326)";
-    let nearest: Vec<Candidate> = diesel::sql_query(format!(
-        "SELECT r.*, r.knn_m / 1000.0 AS distance_km \
-         FROM (SELECT * FROM bookings WHERE id = $1) b \
-         CROSS JOIN (SELECT n.*, ST_Distance(n.location, {point}, false) AS knn_m FROM runners n \
-                     WHERE n.session_status = 'active' AND n.location IS NOT NULL \
-                     ORDER BY n.location::geometry <-> {plane} LIMIT {KNN_FIRST}) r \
-         WHERE r.knn_m <= $2 * 1000.0 AND {filters} \
-         ORDER BY r.knn_m LIMIT $4"
-    ))
-    .bind::<SqlUuid, _>(booking_id)
-    .bind::<Double, _>(radius_km)
-    .bind::<Array<SqlUuid>, _>(exclude)
-    .bind::<BigInt, _>(limit)
-    .bind::<Double, _>(pickup.0)
-    .bind::<Double, _>(pickup.1)
-    .load(conn)
-    .await?;
-    if !nearest.is_empty() {
-        return Ok(nearest);
-    }
+    let (lat, lng) = pickup;
+    let half_height = radius_km / KM_PER_DEGREE;
+    let half_width = half_height / lat.to_radians().cos().abs().max(0.01);
+    let point = "ST_SetSRID(ST_MakePoint($6, $5), 4326)";
     Ok(diesel::sql_query(format!(
-        "SELECT r.*, ST_Distance(r.location, {point}, false) / 1000.0 AS distance_km \
-         FROM (SELECT * FROM bookings WHERE id = $1) b CROSS JOIN runners r \
+        "WITH b AS MATERIALIZED (SELECT * FROM bookings WHERE id = $1) \
+         SELECT r.*, ST_Distance(r.location, {point}::geography, false) / 1000.0 AS distance_km \
+         FROM b CROSS JOIN runners r \
          WHERE r.session_status = 'active' AND r.location IS NOT NULL \
-           AND ST_DWithin(r.location, {point}, $2 * 1000.0, false) AND {filters} \
-         ORDER BY r.location <-> {point} LIMIT $4"
+           AND r.location::geometry && ST_Expand({point}, $7, $8) \
+           AND ST_DWithin(r.location, {point}::geography, $2 * 1000.0, false) \
+           AND NOT (r.user_id = ANY($3)) AND {POOL_FILTER} \
+           AND NOT EXISTS (SELECT 1 FROM bookings busy WHERE busy.runner_id = r.user_id \
+                           AND busy.status IN ('accepted', 'in_progress')) \
+         ORDER BY r.location::geometry <-> {point} LIMIT $4"
     ))
     .bind::<SqlUuid, _>(booking_id)
     .bind::<Double, _>(radius_km)
     .bind::<Array<SqlUuid>, _>(exclude)
     .bind::<BigInt, _>(limit)
-    .bind::<Double, _>(pickup.0)
-    .bind::<Double, _>(pickup.1)
+    .bind::<Double, _>(lat)
+    .bind::<Double, _>(lng)
+    .bind::<Double, _>(half_width)
+    .bind::<Double, _>(half_height)
     .load(conn)
     .await?)
 }

@@ -174,9 +174,9 @@ pub async fn create(
     user.require(Role::Owner)?;
     let priced = price(&state, user.id, body.into_inner())?;
     let mut conn = state.pool.get().await?;
-    let booking = bookings::create(&mut conn, priced.booking).await?;
+    let booking = bookings::create(&mut conn, priced.booking, state.creation_lease()).await?;
     state.committed();
-    state.dispatch(booking.id);
+    state.dispatch_created(&booking);
     tracing::info!(booking_id = %booking.id, booking_number = %booking.booking_number, "booking requested");
     Ok(envelope::created(BookingDto::from(booking)))
 }
@@ -419,9 +419,9 @@ pub async fn rebook(
     }
     let (pickup, dropoff) = original.addresses()?;
     let priced = priced(&state, user.id, pet, pickup, dropoff, None, original.notes.clone())?;
-    let booking = bookings::create(&mut conn, priced.booking).await?;
+    let booking = bookings::create(&mut conn, priced.booking, state.creation_lease()).await?;
     state.committed();
-    state.dispatch(booking.id);
+    state.dispatch_created(&booking);
     Ok(envelope::created(BookingDto::from(booking)))
 }
 

@@ -60,6 +60,8 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct Live {
     pub dispatcher: Addr<Dispatcher>,
+    /// This node's dispatcher identity (the `node` of its leases).
+    pub dispatch_node: Arc<str>,
     pub bus: Addr<Bus>,
     pub registry: Addr<Registry>,
     pub relay: Addr<Relay>,
@@ -73,11 +75,32 @@ impl AppState {
         self.live.relay.do_send(Kick);
     }
 
-    /// Push a booking to runners now (when dispatch is on and triggered at creation).
-    pub fn dispatch(&self, booking_id: uuid::Uuid) {
+    fn dispatch_on_creation(&self) -> bool {
         let d = &self.settings.dispatch;
-        if d.enabled && d.trigger == "created" {
-            self.live.dispatcher.do_send(DispatchBooking { booking_id });
+        d.enabled && d.trigger == "created"
+    }
+
+    /// This node's dispatch lease, taken by the transaction that creates a
+    /// booking (when dispatch is on and triggered at creation).
+    pub fn creation_lease(&self) -> crate::db::bookings::Lease<'_> {
+        self.dispatch_on_creation().then(|| (&*self.live.dispatch_node, self.settings.dispatch.lease_secs as f64))
+    }
+
+    /// A booking was just created (with [`Self::creation_lease`]): push it
+    /// to runners now.
+    pub fn dispatch_created(&self, booking: &crate::db::bookings::Booking) {
+        if self.dispatch_on_creation() {
+            let booking_id = booking.id;
+            let booking = Some(std::sync::Arc::new(booking.clone()));
+            self.live.dispatcher.do_send(DispatchBooking { booking_id, booking, claimed: true });
+        }
+    }
+
+    /// Push a booking back in the pool to runners now (when dispatch is on
+    /// and triggered at creation).
+    pub fn dispatch(&self, booking_id: uuid::Uuid) {
+        if self.dispatch_on_creation() {
+            self.live.dispatcher.do_send(DispatchBooking { booking_id, booking: None, claimed: false });
         }
     }
 
@@ -86,7 +109,7 @@ impl AppState {
     pub fn escrow_held(&self, booking_id: uuid::Uuid) {
         let d = &self.settings.dispatch;
         if d.enabled && d.trigger == "escrow_held" {
-            self.live.dispatcher.do_send(DispatchBooking { booking_id });
+            self.live.dispatcher.do_send(DispatchBooking { booking_id, booking: None, claimed: false });
         }
     }
 
