@@ -2,7 +2,10 @@
 //! settled here in SQL: a booking is dispatched by the one node holding a
 //! live lease; candidates come from one KNN query over runners.
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::Untyped;
 use diesel::sql_types::{Array, BigInt, Double, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -168,29 +171,79 @@ pub async fn candidates(
     let (lat, lng) = pickup;
     let half_height = radius_km / KM_PER_DEGREE;
     let half_width = half_height / lat.to_radians().cos().abs().max(0.01);
-    let point = "ST_SetSRID(ST_MakePoint($6, $5), 4326)";
-    Ok(diesel::sql_query(format!(
-        "WITH b AS MATERIALIZED (SELECT * FROM bookings WHERE id = $1) \
-         SELECT r.*, ST_Distance(r.location, {point}::geography, false) / 1000.0 AS distance_km \
-         FROM b CROSS JOIN runners r \
-         WHERE r.session_status = 'active' AND r.location IS NOT NULL \
-           AND r.location::geometry && ST_Expand({point}, $7, $8) \
-           AND ST_DWithin(r.location, {point}::geography, $2 * 1000.0, false) \
-           AND NOT (r.user_id = ANY($3)) AND {POOL_FILTER} \
-           AND NOT EXISTS (SELECT 1 FROM bookings busy WHERE busy.runner_id = r.user_id \
-                           AND busy.status IN ('accepted', 'in_progress')) \
-         ORDER BY r.location::geometry <-> {point} LIMIT $4"
-    ))
-    .bind::<SqlUuid, _>(booking_id)
-    .bind::<Double, _>(radius_km)
-    .bind::<Array<SqlUuid>, _>(exclude)
-    .bind::<BigInt, _>(limit)
-    .bind::<Double, _>(lat)
-    .bind::<Double, _>(lng)
-    .bind::<Double, _>(half_width)
-    .bind::<Double, _>(half_height)
-    .load(conn)
-    .await?)
+    let query =
+        CandidateQuery { booking_id, exclude, limit, lat, lng, radius_m: radius_km * 1000.0, half_width, half_height };
+    Ok(query.load(conn).await?)
+}
+
+/// The candidate search as a statement the connection prepares once and
+/// keeps (diesel never caches `sql_query`): its plan is built once per
+/// connection instead of on every search, a millisecond saved each time.
+struct CandidateQuery<'a> {
+    booking_id: Uuid,
+    exclude: &'a [Uuid],
+    limit: i64,
+    lat: f64,
+    lng: f64,
+    radius_m: f64,
+    half_width: f64,
+    half_height: f64,
+}
+
+impl CandidateQuery<'_> {
+    fn point<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("ST_SetSRID(ST_MakePoint(");
+        out.push_bind_param::<Double, _>(&self.lng)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Double, _>(&self.lat)?;
+        out.push_sql("), 4326)");
+        Ok(())
+    }
+}
+
+impl QueryId for CandidateQuery<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for CandidateQuery<'_> {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for CandidateQuery<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH b AS MATERIALIZED (SELECT * FROM bookings WHERE id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.booking_id)?;
+        out.push_sql(") SELECT r.*, ST_Distance(r.location, ");
+        self.point(&mut out)?;
+        out.push_sql(
+            "::geography, false) / 1000.0 AS distance_km FROM b CROSS JOIN runners r \
+                      WHERE r.session_status = 'active' AND r.location IS NOT NULL \
+                      AND r.location::geometry && ST_Expand(",
+        );
+        self.point(&mut out)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Double, _>(&self.half_width)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Double, _>(&self.half_height)?;
+        out.push_sql(") AND ST_DWithin(r.location, ");
+        self.point(&mut out)?;
+        out.push_sql("::geography, ");
+        out.push_bind_param::<Double, _>(&self.radius_m)?;
+        out.push_sql(", false) AND NOT (r.user_id = ANY(");
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.exclude)?;
+        out.push_sql(")) AND ");
+        out.push_sql(POOL_FILTER);
+        out.push_sql(
+            " AND NOT EXISTS (SELECT 1 FROM bookings busy WHERE busy.runner_id = r.user_id \
+                              AND busy.status IN ('accepted', 'in_progress')) \
+              ORDER BY r.location::geometry <-> ",
+        );
+        self.point(&mut out)?;
+        out.push_sql(" LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        Ok(())
+    }
 }
 
 /// Writes a dispatch event (`booking.offered`, …) to the outbox under the
