@@ -1,16 +1,26 @@
 //! The node's Redis bridge: one subscriber connection with ref-counted
 //! SUBSCRIBE/UNSUBSCRIBE as local interest comes and goes, one multiplexed
 //! publisher, and automatic reconnect + resubscribe when Redis comes back.
+//!
+//! Local first: a message published on a channel this node subscribes to
+//! is handed to the local subscribers at once, and goes to Redis for the
+//! other nodes, tagged with this node's origin so that its own echo is
+//! dropped. Locations (superseded by the next ping) skip Redis entirely
+//! while the last PUBLISH on the channel reached no other node: a node
+//! that starts listening says so on the channel (`hello`), which switches
+//! publishing back on, and the "nobody else" verdict lapses after
+//! [`QUIET_FOR`] in any case. One node thus fans pings out in-process.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, PubSubSink};
 use ::redis::{Client, Msg};
 use actix::prelude::*;
 
 use super::messages::{BusMessage, BusStats, GetBusStats, Publish, Subscribe, Touch, Unsubscribe};
+use super::payload::LOCATION_TAG;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -19,6 +29,13 @@ const PUBLISH_BATCH: usize = 1024;
 /// Publishes waiting while Redis is slow or away; beyond this the newest
 /// are dropped (live positions are superseded within a second anyway).
 const MAX_QUEUED_PUBLISHES: usize = 100_000;
+/// How long "no other node listens on this channel" is trusted before a
+/// location is published to Redis again to re-check.
+pub const QUIET_FOR: Duration = Duration::from_secs(1);
+/// Origin header of every payload this node publishes: `@<16 hex>|`.
+const ORIGIN_LEN: usize = 18;
+/// Body of the message a node publishes when it starts listening.
+const HELLO: &str = "?";
 
 /// What the publisher connection sends, in order.
 enum Outgoing {
@@ -38,6 +55,29 @@ pub struct Bus {
     queued: VecDeque<Outgoing>,
     publishing: bool,
     dropped_publishes: u64,
+    /// `@<node>|`, prefixed to everything this node publishes.
+    origin: String,
+    /// Channels whose SUBSCRIBE Redis has acknowledged on the current
+    /// subscriber connection.
+    confirmed: HashSet<String>,
+    /// Channels where the last PUBLISH reached this node only, and since when.
+    quiet: HashMap<String, Instant>,
+    /// Hellos heard so far: a PUBLISH count taken before a hello must not
+    /// mark the channel quiet after it.
+    hellos: u64,
+    delivered_local: u64,
+    skipped_remote: u64,
+}
+
+/// Splits `@<node>|body` into (origin, body); a payload without the
+/// header (another publisher) has no origin.
+fn split_origin(payload: &str) -> (Option<&str>, &str) {
+    match payload.as_bytes() {
+        [b'@', rest @ ..] if rest.len() >= ORIGIN_LEN - 1 && rest[ORIGIN_LEN - 2] == b'|' => {
+            (Some(&payload[1..ORIGIN_LEN - 1]), &payload[ORIGIN_LEN..])
+        }
+        _ => (None, payload),
+    }
 }
 
 impl Bus {
@@ -52,6 +92,51 @@ impl Bus {
             queued: VecDeque::new(),
             publishing: false,
             dropped_publishes: 0,
+            origin: format!("@{:016x}|", rand::random::<u64>()),
+            confirmed: HashSet::new(),
+            quiet: HashMap::new(),
+            hellos: 0,
+            delivered_local: 0,
+            skipped_remote: 0,
+        }
+    }
+
+    /// Hands a message to this node's subscribers of `channel`; false when
+    /// there are none.
+    fn deliver_local(&mut self, channel: &str, payload: &str) -> bool {
+        let Some(subscribers) = self.subs.get(channel).filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        let message = BusMessage { channel: Arc::from(channel), payload: Arc::from(payload) };
+        for recipient in subscribers.values() {
+            recipient.do_send(message.clone());
+        }
+        self.delivered_local += 1;
+        true
+    }
+
+    /// No other node listened on `channel` a moment ago.
+    fn is_quiet(&self, channel: &str) -> bool {
+        self.quiet.get(channel).is_some_and(|since| since.elapsed() < QUIET_FOR)
+    }
+
+    fn enqueue(&mut self, channel: String, body: &str, ctx: &mut Context<Self>) {
+        if self.queued.len() >= MAX_QUEUED_PUBLISHES {
+            self.dropped_publishes += 1;
+            if self.dropped_publishes.is_power_of_two() {
+                tracing::warn!(dropped = self.dropped_publishes, "publish queue full; dropping");
+            }
+            return;
+        }
+        let payload = format!("{}{body}", self.origin);
+        self.queued.push_back(Outgoing::Publish(Publish { channel, payload }));
+        self.pump_publishes(ctx);
+    }
+
+    /// Tells the other nodes this one now listens on `channels`.
+    fn say_hello(&mut self, channels: Vec<String>, ctx: &mut Context<Self>) {
+        for channel in channels {
+            self.enqueue(channel, HELLO, ctx);
         }
     }
 
@@ -63,22 +148,49 @@ impl Bus {
         }
         let take = self.queued.len().min(PUBLISH_BATCH);
         let mut pipe = ::redis::pipe();
+        // Per command: the channel of a PUBLISH, to learn who listens.
+        let mut published: Vec<Option<String>> = Vec::with_capacity(take);
         for cmd in self.queued.drain(..take) {
             match cmd {
-                Outgoing::Publish(msg) => pipe.publish(msg.channel, msg.payload).ignore(),
-                Outgoing::Touch(msg) => pipe.pset_ex(msg.key, 1, msg.ttl_ms).ignore(),
+                Outgoing::Publish(msg) => {
+                    pipe.publish(&msg.channel, msg.payload);
+                    published.push(Some(msg.channel));
+                }
+                Outgoing::Touch(msg) => {
+                    pipe.pset_ex(msg.key, 1, msg.ttl_ms);
+                    published.push(None);
+                }
             };
         }
         self.publishing = true;
+        let hellos = self.hellos;
         let mut conn = self.publisher.clone();
-        let send = async move { pipe.query_async::<()>(&mut conn).await };
+        let send = async move { pipe.query_async::<Vec<::redis::Value>>(&mut conn).await };
         ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
             act.publishing = false;
-            if let Err(err) = result {
-                tracing::warn!(error = %err, lost = take, "PUBLISH pipeline failed");
+            match result {
+                Ok(replies) => act.learn_listeners(published, replies, hellos),
+                Err(err) => tracing::warn!(error = %err, lost = take, "PUBLISH pipeline failed"),
             }
             act.pump_publishes(ctx);
         }));
+    }
+
+    /// A PUBLISH that reached exactly one subscriber on a channel this node
+    /// is confirmed on reached this node only: nobody else listens (unless
+    /// a hello came in meanwhile).
+    fn learn_listeners(&mut self, published: Vec<Option<String>>, replies: Vec<::redis::Value>, hellos: u64) {
+        let now = Instant::now();
+        for (channel, reply) in published.into_iter().zip(replies) {
+            let (Some(channel), ::redis::Value::Int(receivers)) = (channel, reply) else {
+                continue;
+            };
+            if receivers == 1 && hellos == self.hellos && self.confirmed.contains(&channel) {
+                self.quiet.insert(channel, now);
+            } else {
+                self.quiet.remove(&channel);
+            }
+        }
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
@@ -94,13 +206,19 @@ impl Bus {
                 Ok(Ok(pubsub)) => {
                     let (sink, stream) = pubsub.split();
                     act.backoff = Duration::from_millis(100);
+                    act.confirmed.clear();
+                    act.quiet.clear();
                     let channels: Vec<String> = act.subs.keys().cloned().collect();
                     if !channels.is_empty() {
                         let mut resubscribe = sink.clone();
                         tracing::info!(channels = channels.len(), "bus reconnected; resubscribing");
                         let done = async move { resubscribe.subscribe(&channels).await.map(|()| channels) };
-                        ctx.spawn(done.into_actor(act).map(|result, act, _| match result {
-                            Ok(channels) => act.announce_resubscribed(&channels),
+                        ctx.spawn(done.into_actor(act).map(|result, act, ctx| match result {
+                            Ok(channels) => {
+                                act.announce_resubscribed(&channels);
+                                act.confirmed.extend(channels.iter().cloned());
+                                act.say_hello(channels, ctx);
+                            }
                             Err(err) => tracing::warn!(error = %err, "bus resubscribe failed"),
                         }));
                     }
@@ -130,6 +248,8 @@ impl Bus {
 
     fn retry_later(&mut self, ctx: &mut Context<Self>, why: &str) {
         self.sink = None;
+        self.confirmed.clear();
+        self.quiet.clear();
         tracing::warn!(error = %why, retry_in_ms = self.backoff.as_millis() as u64, "bus not connected to Redis");
         let delay = self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
@@ -148,14 +268,25 @@ impl Actor for Bus {
 
 impl StreamHandler<Msg> for Bus {
     fn handle(&mut self, msg: Msg, _ctx: &mut Self::Context) {
-        let Some(subscribers) = self.subs.get(msg.get_channel_name()) else {
+        let channel = msg.get_channel_name();
+        let Some(subscribers) = self.subs.get(channel) else {
             return;
         };
         let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
-            tracing::warn!(channel = msg.get_channel_name(), "non-UTF-8 bus payload dropped");
+            tracing::warn!(channel, "non-UTF-8 bus payload dropped");
             return;
         };
-        let message = BusMessage { channel: Arc::from(msg.get_channel_name()), payload: Arc::from(payload) };
+        let (origin, body) = split_origin(payload);
+        if origin.is_some_and(|o| self.origin[1..ORIGIN_LEN - 1] == *o) {
+            return; // ours: the local subscribers had it when it was published
+        }
+        if body == HELLO {
+            // Another node listens here now: publish to Redis again.
+            self.hellos += 1;
+            self.quiet.remove(channel);
+            return;
+        }
+        let message = BusMessage { channel: Arc::from(channel), payload: Arc::from(body) };
         for recipient in subscribers.values() {
             recipient.do_send(message.clone());
         }
@@ -186,11 +317,21 @@ impl Handler<Subscribe> for Bus {
                 let channel = msg.channel;
                 Box::pin(
                     async move {
-                        if let Err(err) = sink.subscribe(&channel).await {
-                            tracing::warn!(error = %err, %channel, "SUBSCRIBE failed; will retry on reconnect");
+                        match sink.subscribe(&channel).await {
+                            Ok(()) => Some(channel),
+                            Err(err) => {
+                                tracing::warn!(error = %err, %channel, "SUBSCRIBE failed; will retry on reconnect");
+                                None
+                            }
                         }
                     }
-                    .into_actor(self),
+                    .into_actor(self)
+                    .map(|subscribed, act, ctx| {
+                        if let Some(channel) = subscribed.filter(|c| act.subs.contains_key(c)) {
+                            act.confirmed.insert(channel.clone());
+                            act.say_hello(vec![channel], ctx);
+                        }
+                    }),
                 )
             }
             _ => Box::pin(fut::ready(())),
@@ -208,6 +349,8 @@ impl Handler<Unsubscribe> for Bus {
         entry.remove(&msg.subscriber_id);
         if entry.is_empty() {
             self.subs.remove(&msg.channel);
+            self.confirmed.remove(&msg.channel);
+            self.quiet.remove(&msg.channel);
             if let Some(sink) = &self.sink {
                 let mut sink = sink.clone();
                 let channel = msg.channel;
@@ -227,16 +370,13 @@ impl Handler<Unsubscribe> for Bus {
 impl Handler<Publish> for Bus {
     type Result = ();
 
-    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
-        if self.queued.len() >= MAX_QUEUED_PUBLISHES {
-            self.dropped_publishes += 1;
-            if self.dropped_publishes.is_power_of_two() {
-                tracing::warn!(dropped = self.dropped_publishes, "publish queue full; dropping");
-            }
+    fn handle(&mut self, Publish { channel, payload }: Publish, ctx: &mut Self::Context) {
+        let local = self.deliver_local(&channel, &payload);
+        if local && payload.starts_with(LOCATION_TAG) && self.is_quiet(&channel) {
+            self.skipped_remote += 1;
             return;
         }
-        self.queued.push_back(Outgoing::Publish(msg));
-        self.pump_publishes(ctx);
+        self.enqueue(channel, &payload, ctx);
     }
 }
 
@@ -259,6 +399,23 @@ impl Handler<GetBusStats> for Bus {
             channels: self.subs.len(),
             subscribers: self.subs.values().map(HashMap::len).sum(),
             connected: self.sink.is_some(),
+            delivered_local: self.delivered_local,
+            skipped_remote: self.skipped_remote,
+            hellos_heard: self.hellos,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_header_is_split_off_and_foreign_payloads_pass_whole() {
+        assert_eq!(split_origin("@0123456789abcdef|L{\"a\":1}"), (Some("0123456789abcdef"), "L{\"a\":1}"));
+        assert_eq!(split_origin("@0123456789abcdef|?"), (Some("0123456789abcdef"), "?"));
+        assert_eq!(split_origin("{\"kind\":\"refresh\"}"), (None, "{\"kind\":\"refresh\"}"));
+        assert_eq!(split_origin("@short|x"), (None, "@short|x"));
+        assert_eq!(split_origin(""), (None, ""));
     }
 }

@@ -62,6 +62,12 @@ pub struct BusStats {
     pub channels: usize,
     pub subscribers: usize,
     pub connected: bool,
+    /// Messages handed to this node's subscribers without a Redis round trip.
+    pub delivered_local: u64,
+    /// Locations not sent to Redis because no other node was listening.
+    pub skipped_remote: u64,
+    /// Other nodes announcing they listen on a channel this node holds.
+    pub hellos_heard: u64,
 }
 
 // ---- sockets -----------------------------------------------------------------

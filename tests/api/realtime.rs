@@ -198,6 +198,58 @@ async fn pings_and_status_events_cross_two_nodes() {
 }
 
 #[actix_web::test]
+async fn one_node_fans_pings_out_in_process_until_another_node_watches() {
+    use kilat::actors::messages::GetBusStats;
+    let node_a = spawn_app().await;
+    let node_b = spawn_peer(&node_a).await;
+    let (owner, runner, booking) = trip(&node_a, "local").await;
+    let bid = id(&booking);
+    let channel = format!("booking:{bid}");
+
+    // Runner and watcher on the same node.
+    let mut watcher = node_a.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
+    node_a.wait_numsub(&channel, 1).await;
+    let mut runner_ws = node_a.ws(&format!("/ws?token={}", runner.access)).await;
+    runner_ws.next_of("hello").await;
+    let before = node_a.live.bus.send(GetBusStats).await.unwrap();
+    for i in 0..20 {
+        let lat = 3.10 + f64::from(i) * 0.001;
+        runner_ws.send(&json!({"type": "location", "latitude": lat, "longitude": 101.7})).await;
+        let frame = watcher.next_of("location_update").await;
+        assert_eq!(frame["latitude"], lat, "every ping reaches the watcher, in order");
+    }
+    let after = node_a.live.bus.send(GetBusStats).await.unwrap();
+    assert!(after.delivered_local >= before.delivered_local + 20, "{before:?} -> {after:?}");
+    assert!(
+        after.skipped_remote > before.skipped_remote,
+        "with nobody on another node, pings stop going through Redis: {after:?}"
+    );
+
+    // A second watcher on node B: its node says hello on the channel, and
+    // from the moment node A hears it, every ping goes to Redis again.
+    let mut remote = node_b.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
+    let mut heard = false;
+    for _ in 0..100 {
+        if node_a.live.bus.send(GetBusStats).await.unwrap().hellos_heard > after.hellos_heard {
+            heard = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(heard, "node A hears that node B listens");
+    for i in 0..5 {
+        let lat = 3.30 + f64::from(i) * 0.001;
+        runner_ws.send(&json!({"type": "location", "latitude": lat, "longitude": 101.7})).await;
+        assert_eq!(watcher.next_of("location_update").await["latitude"], lat);
+        assert_eq!(
+            remote.next_of("location_update").await["latitude"],
+            lat,
+            "the other node's watcher gets every ping"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn a_reconnect_with_last_seq_replays_exactly_the_missed_events() {
     let node_a = spawn_app().await;
     let node_b = spawn_peer(&node_a).await;
