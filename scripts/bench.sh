@@ -79,4 +79,6 @@ KILAT_ENVIRONMENT=local target/release/examples/dispatch_bench --url http://127.
 
 echo
 echo "== 6. REST: booking create, then accept (each accept followed by a decline)"
+# the dispatch benchmark just inserted and deleted 10k runners (autovacuum is off here)
+psql "${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true
 target/release/examples/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8
