@@ -80,6 +80,9 @@ pub struct Dispatcher {
     assignment_ms: VecDeque<f64>,
 }
 
+/// When the owner's "searching" notice is written after a round starts.
+const SEARCHING_NOTICE_AFTER: Duration = Duration::from_millis(50);
+
 /// Latency samples kept for the percentiles.
 const SAMPLES: usize = 10_000;
 
@@ -531,17 +534,21 @@ impl Dispatcher {
     /// The lease is ours: search now, and tell the owner we are searching.
     fn begin(&mut self, booking_id: Uuid, booking: Option<Arc<bookings::Booking>>, ctx: &mut Context<Self>) {
         self.start_round(booking_id, booking, ctx);
-        let (pool, relay) = (self.deps.pool.clone(), self.deps.relay.clone());
-        ctx.spawn(
-            async move {
-                let mut conn = pool.get().await?;
-                dispatch::notify_owner(&mut conn, booking_id, "searching").await?;
-                relay.do_send(Kick);
-                Ok::<_, AppError>(())
-            }
-            .into_actor(self)
-            .map(|_, _, _| ()),
-        );
+        // The notice's transaction waits until the first search is done,
+        // rather than competing with it for the same cores.
+        ctx.run_later(SEARCHING_NOTICE_AFTER, move |act, ctx| {
+            let (pool, relay) = (act.deps.pool.clone(), act.deps.relay.clone());
+            ctx.spawn(
+                async move {
+                    let mut conn = pool.get().await?;
+                    dispatch::notify_owner(&mut conn, booking_id, "searching").await?;
+                    relay.do_send(Kick);
+                    Ok::<_, AppError>(())
+                }
+                .into_actor(act)
+                .map(|_, _, _| ()),
+            );
+        });
     }
 }
 
