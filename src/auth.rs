@@ -19,9 +19,11 @@ use crate::error::{AppError, BoxError};
 pub const ACCESS: &str = "access";
 pub const REFRESH: &str = "refresh";
 
-/// The claims of both token kinds. `tv` is ours: the user's token version
-/// when the access token was issued (a ban, logout or password reset moves
-/// it, and older access tokens stop working).
+/// The claims of both token kinds. `tv` and `sid` are ours: the user's
+/// token version when the access token was issued (a ban, "sign out
+/// everywhere" or a password reset moves it, and older access tokens stop
+/// working), and the session (sign-in) it belongs to (a logout ends that
+/// session only). Tokens from before sessions existed carry no `sid`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub jti: String,
@@ -35,6 +37,8 @@ pub struct Claims {
     pub token_type: String,
     #[serde(default)]
     pub tv: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// A freshly minted refresh token with what the store keeps of it.
@@ -76,7 +80,14 @@ impl TokenKeys {
             .map_err(AppError::internal)
     }
 
-    pub fn issue_access(&self, user_id: Uuid, email: &str, role: Role, token_version: i32) -> Result<String, AppError> {
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        role: Role,
+        token_version: i32,
+        session_id: Uuid,
+    ) -> Result<String, AppError> {
         let now = Utc::now();
         self.encode(&Claims {
             jti: Uuid::new_v4().to_string(),
@@ -89,6 +100,7 @@ impl TokenKeys {
             role: role.as_str().to_owned(),
             token_type: ACCESS.to_owned(),
             tv: token_version,
+            sid: Some(session_id.to_string()),
         })
     }
 
@@ -107,6 +119,7 @@ impl TokenKeys {
             role: String::new(),
             token_type: REFRESH.to_owned(),
             tv: 0,
+            sid: None,
         })?;
         Ok(MintedRefresh { hash: sha256_hex(&token), token, id, expires_at })
     }
@@ -183,6 +196,9 @@ mod tests {
             reset_ttl_secs: 3600,
             argon2_memory_kib: 64,
             argon2_iterations: 1,
+            refresh_reuse_grace_secs: 30,
+            password_hash_concurrency: 1,
+            password_hash_queue: 4,
         }
     }
 
@@ -190,7 +206,8 @@ mod tests {
     fn access_token_carries_the_contract_claims() {
         let keys = TokenKeys::new(&settings());
         let id = Uuid::new_v4();
-        let token = keys.issue_access(id, "a@b.my", Role::Runner, 3).unwrap();
+        let sid = Uuid::new_v4();
+        let token = keys.issue_access(id, "a@b.my", Role::Runner, 3, sid).unwrap();
         let claims = keys.decode(&token).unwrap();
         assert_eq!(claims.sub, id.to_string());
         assert_eq!(claims.user_id, id.to_string());
@@ -199,6 +216,7 @@ mod tests {
         assert_eq!(claims.iss, "kilat-pet-runner");
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(claims.tv, 3);
+        assert_eq!(claims.sid, Some(sid.to_string()));
     }
 
     #[test]
@@ -217,7 +235,7 @@ mod tests {
         let keys = TokenKeys::new(&settings());
         let mut other = settings();
         other.jwt_secret = "another-secret-another-secret-xx".into();
-        let token = TokenKeys::new(&other).issue_access(Uuid::new_v4(), "", Role::Owner, 0).unwrap();
+        let token = TokenKeys::new(&other).issue_access(Uuid::new_v4(), "", Role::Owner, 0, Uuid::new_v4()).unwrap();
         assert!(keys.decode(&token).is_none());
         assert!(keys.decode("not-a-jwt").is_none());
     }

@@ -99,6 +99,16 @@ pub struct AuthSettings {
     pub reset_ttl_secs: i64,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// A rotated refresh token presented again within this many seconds (a
+    /// second tab refreshing at the same moment) gets a sibling pair instead
+    /// of being treated as theft.
+    pub refresh_reuse_grace_secs: i64,
+    /// Password hashes computed at once (each holds `argon2_memory_kib`);
+    /// 0 = one per core.
+    pub password_hash_concurrency: usize,
+    /// Logins and registrations waiting for a hashing slot; past this they
+    /// get 503 with Retry-After.
+    pub password_hash_queue: usize,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -136,6 +146,7 @@ pub struct RealtimeSettings {
     pub ws_max_frames_per_sec: u32,
     pub presence_grace_secs: u64,
     pub notifier_interval_ms: u64,
+    pub ws_standing_check_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -223,7 +223,8 @@ impl Handler<BusMessage> for BookingActor {
                 BusPayload::Refresh
                 | BusPayload::Offer { .. }
                 | BusPayload::OfferClosed { .. }
-                | BusPayload::Answer { .. },
+                | BusPayload::Answer { .. }
+                | BusPayload::SessionEnded { .. },
             ) => {}
             Err(err) => tracing::warn!(error = %err, booking_id = %self.booking_id, "unreadable bus payload"),
         }

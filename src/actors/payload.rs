@@ -24,6 +24,10 @@ pub enum BusPayload {
     OfferClosed { booking_id: uuid::Uuid, reason: String },
     /// A runner answered an offer (on `dispatch:<booking>`).
     Answer { runner_id: uuid::Uuid, accept: bool },
+    /// Sessions of the user whose channel this is were ended (logout: that
+    /// one; ban, password reset, sign out everywhere: `None` = all): their
+    /// sockets close on every node.
+    SessionEnded { session_id: Option<uuid::Uuid> },
     /// Local only: the bus lost Redis and has just resubscribed; whatever
     /// was published meanwhile was missed, so catch up from Postgres.
     Resubscribed,

@@ -126,11 +126,11 @@ pub(crate) async fn notify(
     event: &CloudEvent,
     actor: Option<Uuid>,
 ) -> Result<(), diesel::result::Error> {
-    let Some((title, body)) = notice::render(&event.event_type, facts.booking_number, &event.data) else {
-        return Ok(());
-    };
     let metadata = json!({"booking_number": facts.booking_number, "event_id": event.id});
-    for user in notice::recipients(&event.event_type, facts.owner_id, facts.runner_id, actor) {
+    for (user, audience) in notice::recipients(&event.event_type, facts.owner_id, facts.runner_id, actor) {
+        let Some((title, body)) = notice::render(&event.event_type, facts.booking_number, &event.data, audience) else {
+            continue;
+        };
         notifications::create(conn, user, Some(facts.booking_id), &event.event_type, &title, &body, metadata.clone())
             .await?;
     }
@@ -374,8 +374,10 @@ pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn Quali
             }
             return Err(illegal(status, BookingStatus::Accepted));
         }
+        // The apps show only `error`: it names the failed rule (the
+        // contract's sentence first, so a prefix match still works).
         let not_eligible = |detail: String| AppError::Unprocessable {
-            error: "runner is not eligible for this booking".into(),
+            error: format!("runner is not eligible for this booking: {detail}"),
             detail,
         };
         let profile = runners::table

@@ -79,9 +79,13 @@ pub async fn post(
         event.event_type = "chat.message_sent".into();
         event.source = "kilat-chat";
         outbox::insert(conn, "booking", booking.id, &event).await?;
-        if let Some((title, body)) = notice::render(&event.event_type, &booking.booking_number, &event.data) {
-            let metadata = json!({"booking_number": booking.booking_number, "message_id": msg.id});
-            for user in notice::recipients(&event.event_type, booking.owner_id, booking.runner_id, Some(sender.0)) {
+        let metadata = json!({"booking_number": booking.booking_number, "message_id": msg.id});
+        for (user, audience) in
+            notice::recipients(&event.event_type, booking.owner_id, booking.runner_id, Some(sender.0))
+        {
+            if let Some((title, body)) =
+                notice::render(&event.event_type, &booking.booking_number, &event.data, audience)
+            {
                 notifications::create(conn, user, Some(booking.id), "chat_message", &title, &body, metadata.clone())
                     .await?;
             }

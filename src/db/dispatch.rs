@@ -290,7 +290,9 @@ pub async fn notify_owner(conn: &mut Conn, booking_id: Uuid, kind: &str) -> Resu
         };
         let event = booking_event(kind, &facts, chrono::Utc::now(), serde_json::json!({}));
         super::outbox::insert(conn, "booking", booking_id, &event).await?;
-        if let Some((title, body)) = notice::render(&event.event_type, &booking.booking_number, &event.data) {
+        if let Some((title, body)) =
+            notice::render(&event.event_type, &booking.booking_number, &event.data, notice::Audience::Owner)
+        {
             let metadata = serde_json::json!({"booking_number": booking.booking_number});
             super::notifications::create(
                 conn,

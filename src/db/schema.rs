@@ -4,6 +4,18 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    auth_sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     booking_decline_reasons (id) {
         id -> Uuid,
         booking_id -> Uuid,
@@ -460,6 +472,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(booking_decline_reasons -> bookings (booking_id));
 diesel::joinable!(booking_decline_reasons -> users (runner_id));
 diesel::joinable!(booking_dispatch -> bookings (booking_id));
@@ -487,6 +500,7 @@ diesel::joinable!(trip_tracks -> users (runner_id));
 diesel::joinable!(trip_waypoints -> trip_tracks (track_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    auth_sessions,
     booking_decline_reasons,
     booking_dispatch,
     booking_photos,

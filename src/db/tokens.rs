@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::Conn;
-use super::schema::{password_reset_tokens, refresh_tokens};
+use super::schema::{auth_sessions, password_reset_tokens, refresh_tokens};
 use super::users::{self, User};
 use crate::auth::MintedRefresh;
 use crate::error::AppError;
@@ -15,10 +15,21 @@ use crate::error::AppError;
 /// (owner or row id, user or family id, expires_at, revoked_at or used_at)
 type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
 
-/// Stores a refresh token that starts a new family (a login or registration).
-pub async fn store_new_family(conn: &mut Conn, user_id: Uuid, minted: &MintedRefresh) -> Result<(), AppError> {
-    insert_refresh(conn, user_id, Uuid::new_v4(), minted).await?;
-    Ok(())
+/// Opens a session (a login or registration): its row, and the refresh
+/// token that starts its family. Returns the session id (the family id,
+/// and the `sid` of every access token minted in it).
+pub async fn start_session(conn: &mut Conn, user_id: Uuid, minted: &MintedRefresh) -> Result<Uuid, AppError> {
+    let session_id = Uuid::new_v4();
+    conn.transaction::<(), AppError, _>(async |conn| {
+        diesel::insert_into(auth_sessions::table)
+            .values((auth_sessions::id.eq(session_id), auth_sessions::user_id.eq(user_id)))
+            .execute(conn)
+            .await?;
+        insert_refresh(conn, user_id, session_id, minted).await?;
+        Ok(())
+    })
+    .await?;
+    Ok(session_id)
 }
 
 async fn insert_refresh(
@@ -40,55 +51,126 @@ async fn insert_refresh(
     Ok(())
 }
 
+/// Ends every session of the user: refresh tokens revoked, sessions marked
+/// ended (their access tokens stop at the next check).
 pub async fn revoke_all_for_user(conn: &mut Conn, user_id: Uuid) -> Result<usize, diesel::result::Error> {
+    let now = Utc::now();
+    diesel::update(
+        auth_sessions::table.filter(auth_sessions::user_id.eq(user_id)).filter(auth_sessions::ended_at.is_null()),
+    )
+    .set(auth_sessions::ended_at.eq(now))
+    .execute(conn)
+    .await?;
     diesel::update(
         refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)).filter(refresh_tokens::revoked_at.is_null()),
     )
-    .set(refresh_tokens::revoked_at.eq(Utc::now()))
+    .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)
     .await
 }
 
+/// Ends one session of `user_id`: its row marked ended and every refresh
+/// token of its family revoked. False when it is not the user's or was
+/// already ended.
+pub async fn end_session(conn: &mut Conn, user_id: Uuid, session_id: Uuid) -> Result<bool, diesel::result::Error> {
+    conn.transaction(async |conn| end_session_in_tx(conn, user_id, session_id).await).await
+}
+
+async fn end_session_in_tx(conn: &mut Conn, user_id: Uuid, session_id: Uuid) -> Result<bool, diesel::result::Error> {
+    let now = Utc::now();
+    let ended = diesel::update(
+        auth_sessions::table
+            .find(session_id)
+            .filter(auth_sessions::user_id.eq(user_id))
+            .filter(auth_sessions::ended_at.is_null()),
+    )
+    .set(auth_sessions::ended_at.eq(now))
+    .execute(conn)
+    .await?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(session_id))
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(ended > 0)
+}
+
 #[derive(Debug)]
 pub enum Rotation {
-    /// The presented token is now dead; `next` is live in the same family.
-    Rotated(Box<User>),
+    /// A new refresh token is live in the session: the successor of the
+    /// presented one, or (a concurrent refresh within the reuse grace) a
+    /// sibling of that successor.
+    Rotated {
+        user: Box<User>,
+        session_id: Uuid,
+    },
     NotFound,
-    /// A revoked token came back: someone holds a copy. Every refresh
-    /// token of the user has been revoked (committed).
-    Reused,
+    /// A rotated token came back after the grace: someone holds a copy.
+    /// Its session has been ended (committed); the user's other sessions
+    /// live on.
+    Reused {
+        user_id: Uuid,
+        session_id: Uuid,
+    },
+    /// The session was ended (logout, ban, reset): not theft, just over.
+    Ended,
     Expired,
     UserGone,
     Banned,
 }
 
+/// (user, family, expires_at, revoked_at, replaced_by)
+type RefreshRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<Uuid>);
+
 /// Exchanges the refresh token whose hash is `presented_hash` for `next`,
 /// in one transaction: the presented row is locked, checked, revoked and
-/// linked to its successor. Two concurrent uses of one token: one rotates,
-/// the other is treated as reuse.
-pub async fn rotate(conn: &mut Conn, presented_hash: &str, next: &MintedRefresh) -> Result<Rotation, AppError> {
+/// linked to its successor. Two concurrent uses of one token (two tabs):
+/// one rotates, the other (within `grace`) gets a sibling in the same
+/// session. A rotated token presented after `grace` ends its session.
+pub async fn rotate(
+    conn: &mut Conn,
+    presented_hash: &str,
+    next: &MintedRefresh,
+    grace: chrono::Duration,
+) -> Result<Rotation, AppError> {
     conn.transaction::<Rotation, AppError, _>(async |conn| {
-        let row: Option<TokenRow> = refresh_tokens::table
+        let row: Option<RefreshRow> = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(presented_hash))
             .select((
                 refresh_tokens::user_id,
                 refresh_tokens::family_id,
                 refresh_tokens::expires_at,
                 refresh_tokens::revoked_at,
+                refresh_tokens::replaced_by,
             ))
             .for_update()
             .first(conn)
             .await
             .optional()?;
-        let Some((user_id, family_id, expires_at, revoked_at)) = row else {
+        let Some((user_id, family_id, expires_at, revoked_at, replaced_by)) = row else {
             return Ok(Rotation::NotFound);
         };
-        if revoked_at.is_some() {
-            revoke_all_for_user(conn, user_id).await?;
-            tracing::warn!(%user_id, %family_id, "refresh token reused; every session of the user revoked");
-            return Ok(Rotation::Reused);
+        let session_live: bool = diesel::select(diesel::dsl::exists(
+            auth_sessions::table.find(family_id).filter(auth_sessions::ended_at.is_null()),
+        ))
+        .get_result(conn)
+        .await?;
+        if !session_live {
+            return Ok(Rotation::Ended);
         }
         let now = Utc::now();
+        if let Some(revoked_at) = revoked_at {
+            let concurrent = replaced_by.is_some() && now - revoked_at <= grace;
+            if !concurrent {
+                end_session_in_tx(conn, user_id, family_id).await?;
+                tracing::warn!(%user_id, session_id = %family_id, "refresh token reused; its session ended");
+                return Ok(Rotation::Reused { user_id, session_id: family_id });
+            }
+        }
         if expires_at <= now {
             return Ok(Rotation::Expired);
         }
@@ -99,11 +181,13 @@ pub async fn rotate(conn: &mut Conn, presented_hash: &str, next: &MintedRefresh)
             return Ok(Rotation::Banned);
         }
         insert_refresh(conn, user_id, family_id, next).await?;
-        diesel::update(refresh_tokens::table.filter(refresh_tokens::token_hash.eq(presented_hash)))
-            .set((refresh_tokens::revoked_at.eq(now), refresh_tokens::replaced_by.eq(next.id)))
-            .execute(conn)
-            .await?;
-        Ok(Rotation::Rotated(Box::new(user)))
+        if revoked_at.is_none() {
+            diesel::update(refresh_tokens::table.filter(refresh_tokens::token_hash.eq(presented_hash)))
+                .set((refresh_tokens::revoked_at.eq(now), refresh_tokens::replaced_by.eq(next.id)))
+                .execute(conn)
+                .await?;
+        }
+        Ok(Rotation::Rotated { user: Box::new(user), session_id: family_id })
     })
     .await
 }
@@ -128,7 +212,8 @@ pub async fn store_reset_token(
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reset {
-    Done,
+    /// The password of this user changed; every session of theirs ended.
+    Done(Uuid),
     Invalid,
     AlreadyUsed,
     Expired,
@@ -165,7 +250,7 @@ pub async fn reset_password(conn: &mut Conn, token_hash: &str, new_password_hash
             .execute(conn)
             .await?;
         users::set_password(conn, user_id, new_password_hash).await?;
-        Ok(Reset::Done)
+        Ok(Reset::Done(user_id))
     })
     .await
 }

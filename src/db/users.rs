@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::Conn;
-use super::schema::{refresh_tokens, users};
+use super::schema::{auth_sessions, runners, users};
 use crate::domain::identity::{Email, Role};
 use crate::error::AppError;
 
@@ -44,11 +44,22 @@ pub struct NewUser<'a> {
     pub role: Role,
 }
 
-/// What the auth extractor needs on every request: one primary-key read.
+/// What the auth extractor needs on every request: one primary-key read
+/// (with the session's own row when the token names one).
 #[derive(Debug, Clone, Copy, Queryable)]
 pub struct AuthState {
     pub is_banned: bool,
     pub token_version: i32,
+    /// The token's session is live (true for tokens that name none).
+    pub session_live: bool,
+}
+
+impl AuthState {
+    /// Not banned, no "sign out everywhere" since the token (version
+    /// `tv`) was issued, and its session not ended.
+    pub fn in_good_standing(&self, tv: i32) -> bool {
+        !self.is_banned && self.token_version == tv && self.session_live
+    }
 }
 
 /// Inserts a user; a taken email (any case) is a 409 naming it.
@@ -81,10 +92,19 @@ pub async fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<User
     Ok(users::table.filter(users::email.eq(email.as_str())).select(User::as_select()).first(conn).await.optional()?)
 }
 
-pub async fn auth_state(conn: &mut Conn, id: Uuid) -> Result<Option<AuthState>, AppError> {
+pub async fn auth_state(conn: &mut Conn, id: Uuid, session_id: Option<Uuid>) -> Result<Option<AuthState>, AppError> {
+    let Some(session_id) = session_id else {
+        let found: Option<(bool, i32)> =
+            users::table.find(id).select((users::is_banned, users::token_version)).first(conn).await.optional()?;
+        return Ok(found.map(|(is_banned, token_version)| AuthState { is_banned, token_version, session_live: true }));
+    };
+    let live_session = auth_sessions::table
+        .find(session_id)
+        .filter(auth_sessions::user_id.eq(id))
+        .filter(auth_sessions::ended_at.is_null());
     Ok(users::table
         .find(id)
-        .select((users::is_banned, users::token_version))
+        .select((users::is_banned, users::token_version, diesel::dsl::exists(live_session)))
         .first::<AuthState>(conn)
         .await
         .optional()?)
@@ -112,7 +132,8 @@ pub async fn update_profile(conn: &mut Conn, id: Uuid, changes: ProfileChanges) 
 }
 
 /// Bans a user in one transaction: banned flag, `is_verified=false`, every
-/// refresh token revoked, token version bumped so live access tokens die.
+/// session ended, token version bumped so live access tokens die, and a
+/// runner profile set offline.
 /// Returns false when there is no such user.
 pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, AppError> {
     conn.transaction::<bool, AppError, _>(async |conn| {
@@ -130,6 +151,11 @@ pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, AppError> {
             return Ok(false);
         }
         super::tokens::revoke_all_for_user(conn, id).await?;
+        // A banned runner is offline: no more offers, no pool.
+        diesel::update(runners::table.filter(runners::user_id.eq(id)))
+            .set((runners::session_status.eq("inactive"), runners::updated_at.eq(Utc::now())))
+            .execute(conn)
+            .await?;
         Ok(true)
     })
     .await
@@ -181,11 +207,6 @@ pub(super) async fn set_password(conn: &mut Conn, id: Uuid, password_hash: &str)
         ))
         .execute(conn)
         .await?;
-    diesel::update(
-        refresh_tokens::table.filter(refresh_tokens::user_id.eq(id)).filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(Utc::now()))
-    .execute(conn)
-    .await?;
+    super::tokens::revoke_all_for_user(conn, id).await?;
     Ok(())
 }

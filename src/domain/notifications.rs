@@ -3,10 +3,23 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Recipients of an event on a booking: the owner for progress events; on
-/// a cancel, every participant but the one who cancelled; on a chat
-/// message, every participant but the sender.
-pub fn recipients(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Option<Uuid>) -> Vec<Uuid> {
+/// Whom a text is written for: the same event reads differently to the
+/// owner who paid and to the runner who is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Owner,
+    Runner,
+}
+
+/// Recipients of an event on a booking, each with the wording they get:
+/// the owner for progress events; on a cancel, every participant but the
+/// one who cancelled; on a chat message, every participant but the sender.
+pub fn recipients(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Option<Uuid>) -> Vec<(Uuid, Audience)> {
+    let audience = |user: Uuid| (user, if Some(user) == runner { Audience::Runner } else { Audience::Owner });
+    recipient_ids(event_type, owner, runner, actor).into_iter().map(audience).collect()
+}
+
+fn recipient_ids(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Option<Uuid>) -> Vec<Uuid> {
     match event_type {
         "booking.requested"
         | "booking.accepted"
@@ -31,10 +44,19 @@ pub fn ringgit(cents: i64) -> String {
     format!("RM {}.{:02}", cents / 100, (cents % 100).abs())
 }
 
-/// Title and body for an event (`None`: nobody is notified of it).
-pub fn render(event_type: &str, booking_number: &str, data: &Value) -> Option<(String, String)> {
+/// Title and body for an event as `audience` reads it (`None`: nobody is
+/// notified of it).
+pub fn render(event_type: &str, booking_number: &str, data: &Value, audience: Audience) -> Option<(String, String)> {
     let n = booking_number;
     Some(match event_type {
+        "payment.escrow_released" if audience == Audience::Runner => {
+            let amount = data["runner_payout_cents"].as_i64().map(ringgit);
+            let body = match amount {
+                Some(amount) => format!("You have been paid {amount} for booking {n}"),
+                None => format!("The payment for booking {n} has been released to you"),
+            };
+            ("Payment Received".into(), body)
+        }
         "booking.requested" => ("Booking Received".into(), format!("We are finding a runner for your booking {n}")),
         "booking.accepted" => ("Runner Assigned!".into(), format!("A runner has accepted your booking {n}")),
         "booking.pet_picked_up" => ("Pet Picked Up".into(), format!("Your pet is on the way (booking {n})")),
@@ -96,22 +118,42 @@ mod tests {
     #[test]
     fn cancel_notifies_the_other_participants() {
         let (owner, runner) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(owner)), vec![runner]);
-        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(runner)), vec![owner]);
+        let (o, r) = ((owner, Audience::Owner), (runner, Audience::Runner));
+        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(owner)), vec![r]);
+        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(runner)), vec![o]);
         let admin = Uuid::new_v4();
-        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(admin)), vec![owner, runner]);
-        assert_eq!(recipients("booking.cancelled", owner, None, Some(owner)), Vec::<Uuid>::new());
-        assert_eq!(recipients("booking.accepted", owner, Some(runner), Some(runner)), vec![owner]);
+        assert_eq!(recipients("booking.cancelled", owner, Some(runner), Some(admin)), vec![o, r]);
+        assert!(recipients("booking.cancelled", owner, None, Some(owner)).is_empty());
+        assert_eq!(recipients("booking.accepted", owner, Some(runner), Some(runner)), vec![o]);
         assert!(recipients("booking.declined", owner, None, None).is_empty());
     }
 
     #[test]
     fn texts_follow_the_reference_templates() {
-        let (title, body) = render("booking.accepted", "BK-7KQ2ZP", &json!({})).unwrap();
+        let (title, body) = render("booking.accepted", "BK-7KQ2ZP", &json!({}), Audience::Owner).unwrap();
         assert_eq!(title, "Runner Assigned!");
         assert_eq!(body, "A runner has accepted your booking BK-7KQ2ZP");
         assert_eq!(ringgit(2960), "RM 29.60");
-        let (_, body) = render("booking.completed", "BK-1", &json!({"final_price_cents": 2960})).unwrap();
+        let (_, body) =
+            render("booking.completed", "BK-1", &json!({"final_price_cents": 2960}), Audience::Owner).unwrap();
         assert_eq!(body, "Booking BK-1 is complete. Total RM 29.60");
+    }
+
+    #[test]
+    fn a_released_payment_reads_right_to_each_side() {
+        let data = json!({"runner_payout_cents": 2516, "platform_fee_cents": 444});
+        let (title, body) = render("payment.escrow_released", "BK-9", &data, Audience::Owner).unwrap();
+        assert_eq!(
+            (title.as_str(), body.as_str()),
+            ("Payment Released", "The payment for booking BK-9 has been released to the runner")
+        );
+        let (title, body) = render("payment.escrow_released", "BK-9", &data, Audience::Runner).unwrap();
+        assert_eq!(
+            (title.as_str(), body.as_str()),
+            ("Payment Received", "You have been paid RM 25.16 for booking BK-9")
+        );
+        let (owner, runner) = (Uuid::new_v4(), Uuid::new_v4());
+        let to = recipients("payment.escrow_released", owner, Some(runner), None);
+        assert_eq!(to, vec![(owner, Audience::Owner), (runner, Audience::Runner)]);
     }
 }

@@ -50,7 +50,7 @@ pub async fn get_user(
 
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/ban", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "banned: login refused, tokens dead", body = Envelope<Message>),
+    responses((status = 200, description = "banned: login refused, tokens dead, open sockets closed on every node, no more offers", body = Envelope<Message>),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn ban_user(
     state: web::Data<AppState>,
@@ -66,6 +66,9 @@ pub async fn ban_user(
     if !users::ban(&mut conn, id).await? {
         return Err(AppError::not_found("user", id));
     }
+    drop(conn);
+    state.sessions_ended(id, None);
+    state.refresh_runner(id).await;
     tracing::warn!(admin_id = %user.id, banned_user_id = %id, "user banned");
     Ok(envelope::message("user banned successfully"))
 }

@@ -275,7 +275,7 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Strin
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/accept", tag = "bookings", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "accepted; runner_id is the caller's user id", body = Envelope<BookingDto>),
               (status = 409, description = "another runner won the race", body = ErrorBody),
-              (status = 422, description = "illegal transition, or runner is not eligible (detail names the rule)", body = ErrorBody)))]
+              (status = 422, description = "illegal transition, or `runner is not eligible for this booking: <rule>` (the rule also in detail)", body = ErrorBody)))]
 pub async fn accept(
     state: web::Data<AppState>,
     user: AuthUser,

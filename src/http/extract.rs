@@ -24,6 +24,11 @@ pub struct AuthUser {
     pub id: Uuid,
     pub email: String,
     pub role: Role,
+    /// The sign-in this token belongs to (none for tokens minted before
+    /// sessions existed).
+    pub session_id: Option<Uuid>,
+    /// The user's token version the token was minted under.
+    pub token_version: i32,
 }
 
 impl AuthUser {
@@ -78,9 +83,15 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, App
     }
     let id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::invalid_token())?;
     let role = Role::parse(&claims.role).ok_or_else(AppError::invalid_token)?;
+    let session_id = match claims.sid.as_deref() {
+        Some(sid) => Some(Uuid::parse_str(sid).map_err(|_| AppError::invalid_token())?),
+        None => None,
+    };
     let mut conn = state.pool.get().await?;
-    match users::auth_state(&mut conn, id).await? {
-        Some(s) if !s.is_banned && s.token_version == claims.tv => Ok(AuthUser { id, email: claims.email, role }),
+    match users::auth_state(&mut conn, id, session_id).await? {
+        Some(s) if s.in_good_standing(claims.tv) => {
+            Ok(AuthUser { id, email: claims.email, role, session_id, token_version: claims.tv })
+        }
         _ => Err(AppError::invalid_token()),
     }
 }

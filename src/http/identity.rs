@@ -122,8 +122,8 @@ async fn verify_password(state: &AppState, password: String, stored: Option<Stri
 /// A new session: access token plus a refresh token starting a new family.
 async fn open_session(state: &AppState, conn: &mut Conn, user: User) -> Result<AuthResponse, AppError> {
     let refresh = state.keys.issue_refresh(user.id)?;
-    tokens::store_new_family(conn, user.id, &refresh).await?;
-    let access = state.keys.issue_access(user.id, &user.email, user.role(), user.token_version)?;
+    let session_id = tokens::start_session(conn, user.id, &refresh).await?;
+    let access = state.keys.issue_access(user.id, &user.email, user.role(), user.token_version, session_id)?;
     Ok(AuthResponse { access_token: access, refresh_token: refresh.token, user: user.into() })
 }
 
@@ -187,8 +187,8 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest,
     responses(
-        (status = 200, description = "a new pair; the presented token is dead", body = Envelope<AuthResponse>),
-        (status = 401, description = "invalid, unknown, expired or revoked; a reused token revokes every session", body = ErrorBody),
+        (status = 200, description = "a new pair in the same session; the presented token is dead (a second refresh with it within `auth.refresh_reuse_grace_secs`, e.g. another tab, gets a sibling pair)", body = Envelope<AuthResponse>),
+        (status = 401, description = "invalid, unknown, expired or revoked; a rotated token reused after the grace ends its session (the user's other sessions live on)", body = ErrorBody),
         (status = 404, description = "User not found", body = ErrorBody),
     ))]
 pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, AppError> {
@@ -200,14 +200,19 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
     }
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
     let next = state.keys.issue_refresh(user_id)?;
+    let grace = Duration::seconds(state.settings.auth.refresh_reuse_grace_secs.max(0));
     let mut conn = state.pool.get().await?;
-    match tokens::rotate(&mut conn, &auth::sha256_hex(&presented), &next).await? {
-        Rotation::Rotated(user) => {
-            let access = state.keys.issue_access(user.id, &user.email, user.role(), user.token_version)?;
+    match tokens::rotate(&mut conn, &auth::sha256_hex(&presented), &next, grace).await? {
+        Rotation::Rotated { user, session_id } => {
+            let access = state.keys.issue_access(user.id, &user.email, user.role(), user.token_version, session_id)?;
             Ok(envelope::ok(AuthResponse { access_token: access, refresh_token: next.token, user: (*user).into() }))
         }
         Rotation::NotFound => Err(AppError::Unauthorized("refresh token not found".into())),
-        Rotation::Reused | Rotation::Expired | Rotation::Banned => {
+        Rotation::Reused { user_id, session_id } => {
+            state.sessions_ended(user_id, Some(session_id));
+            Err(AppError::Unauthorized("refresh token is expired or revoked".into()))
+        }
+        Rotation::Ended | Rotation::Expired | Rotation::Banned => {
             Err(AppError::Unauthorized("refresh token is expired or revoked".into()))
         }
         Rotation::UserGone => Err(AppError::not_found("user", user_id)),
@@ -215,12 +220,31 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", security(("bearer" = [])),
-    responses((status = 200, description = "every refresh token revoked, access tokens ended", body = Envelope<Message>),
+    responses((status = 200, description = "this session ended: its refresh tokens revoked, its access tokens and sockets dead; the user's other devices stay signed in", body = Envelope<Message>),
               (status = 401, body = RawError)))]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    users::end_all_sessions(&mut conn, user.id).await?;
+    match user.session_id {
+        Some(session_id) => {
+            tokens::end_session(&mut conn, user.id, session_id).await?;
+        }
+        // A token from before sessions existed names none: end them all.
+        None => users::end_all_sessions(&mut conn, user.id).await?,
+    }
+    drop(conn);
+    state.sessions_ended(user.id, user.session_id);
     Ok(envelope::message("logged out successfully"))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "identity", security(("bearer" = [])),
+    responses((status = 200, description = "every session of the user ended, on every device; open sockets closed", body = Envelope<Message>),
+              (status = 401, body = RawError)))]
+pub async fn logout_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    users::end_all_sessions(&mut conn, user.id).await?;
+    drop(conn);
+    state.sessions_ended(user.id, None);
+    Ok(envelope::message("logged out everywhere"))
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/profile", tag = "identity", security(("bearer" = [])),
@@ -290,7 +314,10 @@ pub async fn reset_password(
     let password_hash = hash_password(&state, password).await?;
     let mut conn = state.pool.get().await?;
     match tokens::reset_password(&mut conn, &auth::sha256_hex(&token), &password_hash).await? {
-        Reset::Done => Ok(envelope::message("password reset successful")),
+        Reset::Done(user_id) => {
+            state.sessions_ended(user_id, None);
+            Ok(envelope::message("password reset successful"))
+        }
         Reset::Invalid => Err(AppError::BadRequest("invalid token".into())),
         Reset::AlreadyUsed => Err(AppError::BadRequest("token already used".into())),
         Reset::Expired => Err(AppError::BadRequest("token expired".into())),

@@ -139,6 +139,13 @@ impl AppState {
         let _ = self.live.registry.send(RefreshRunner { runner_id }).await;
     }
 
+    /// Close the sockets of one session of the user (`Some`) or of all of
+    /// them (`None`), on every node.
+    pub fn sessions_ended(&self, user_id: uuid::Uuid, session_id: Option<uuid::Uuid>) {
+        let payload = serde_json::to_string(&BusPayload::SessionEnded { session_id }).unwrap_or_default();
+        self.live.bus.do_send(Publish { channel: user_channel(&self.settings.redis.key_prefix, user_id), payload });
+    }
+
     /// Tell every node's actors about this user (presence changed).
     pub fn refresh_user(&self, user_id: uuid::Uuid) {
         let payload = serde_json::to_string(&BusPayload::Refresh).unwrap_or_default();
@@ -162,6 +169,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/login", web::post().to(identity::login))
                     .route("/refresh", web::post().to(identity::refresh))
                     .route("/logout", web::post().to(identity::logout))
+                    .route("/logout-all", web::post().to(identity::logout_all))
                     .route("/profile", web::get().to(identity::get_profile))
                     .route("/profile", web::put().to(identity::update_profile))
                     .route("/forgot-password", web::post().to(identity::forgot_password))

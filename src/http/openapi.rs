@@ -15,7 +15,7 @@ use super::{
         Every JSON response is the Kilat envelope unless marked raw; timestamps are RFC 3339 UTC with whole seconds."),
     paths(
         health::health, health::readiness,
-        identity::register, identity::login, identity::refresh, identity::logout,
+        identity::register, identity::login, identity::refresh, identity::logout, identity::logout_all,
         identity::get_profile, identity::update_profile, identity::forgot_password, identity::reset_password,
         admin::list_users, admin::get_user, admin::ban_user, admin::user_stats,
         bookings::admin_list, bookings::admin_stats, admin::dispatch_stats,

@@ -10,16 +10,23 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::extract::{authenticate, bearer_token};
+use super::extract::{AuthUser, authenticate, bearer_token};
 use crate::actors::payload::{presence_key, user_channel};
 use crate::actors::registry::next_id;
 use crate::actors::ws::session::{AppSession, Presence, SessionDeps, SessionLimits};
+use crate::actors::ws::standing::Standing;
 use crate::actors::ws::tracking::TrackingSession;
 use crate::actors::ws::{start_session, start_tracking};
 use crate::db::bookings;
 use crate::domain::booking::Actor;
 use crate::domain::identity::Role;
 use crate::error::AppError;
+
+/// What a socket re-checks about its user while it is open.
+fn standing(state: &AppState, user: &AuthUser) -> Standing {
+    let every = Duration::from_secs(state.settings.realtime.ws_standing_check_secs.max(1));
+    Standing::new(state.pool.clone(), user.id, user.session_id, user.token_version, every)
+}
 
 fn raw(status: StatusCode, message: &'static str) -> AppError {
     AppError::Auth { status, message }
@@ -65,6 +72,8 @@ pub async fn tracking_feed(
         wants_status,
         registry: state.live.registry.clone(),
         last_heard: Instant::now(),
+        user_channel: (state.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
+        standing: standing(&state, &user),
     };
     start_tracking(session, &req, stream).map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
 }
@@ -97,6 +106,7 @@ pub async fn app_socket(
         quality: state.quality.clone(),
         relay: state.live.relay.clone(),
         prefix: state.settings.redis.key_prefix.clone(),
+        standing: standing(&state, &user),
     };
     let session = AppSession::new(next_id(), user.id, user.role, deps);
     start_session(session, rt.ws_max_frame_bytes, &req, stream)

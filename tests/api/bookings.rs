@@ -236,7 +236,7 @@ async fn the_open_pool_shows_only_what_the_runners_crates_carry() {
     // A pulled accept is held to the same rule: 422 naming the failed rule.
     let resp = app.post(&format!("/api/v1/bookings/{}/accept", id(&big_dog)), Some(&medium.access), &json!({})).await;
     assert_eq!(resp.status, 422);
-    assert_eq!(resp.body["error"], "runner is not eligible for this booking");
+    assert_eq!(resp.body["error"], "runner is not eligible for this booking: no crate is large enough");
     assert_eq!(resp.body["detail"], "no crate is large enough");
     // Not in the pool, not readable.
     let resp = app.get(&format!("/api/v1/bookings/{}", id(&big_dog)), Some(&small.access)).await;

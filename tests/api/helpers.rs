@@ -186,6 +186,19 @@ impl TestApp {
         let mut conn = self.db().await;
         diesel::sql_query(statement).execute(&mut conn).await.expect(statement);
     }
+
+    /// One BIGINT from a query whose single column is named `n`
+    /// (or is the only one: `SELECT count(*)` is aliased here).
+    pub async fn scalar(&self, query: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct One {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db().await;
+        let sql = format!("SELECT ({query}) AS n");
+        diesel::sql_query(&sql).get_result::<One>(&mut conn).await.expect(&sql).n
+    }
 }
 
 pub fn session(body: &Value) -> Session {

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{session, spawn_app};
+use crate::helpers::{session, spawn_app, spawn_app_with};
 
 fn is_whole_second_utc(ts: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.ends_with('Z') && !ts.contains('.') && ts.len() == 20
@@ -130,9 +130,11 @@ fn base64url(input: &str) -> Vec<u8> {
 }
 
 #[actix_web::test]
-async fn refresh_rotates_and_reuse_kills_every_session() {
-    let app = spawn_app().await;
+async fn refresh_rotates_and_reuse_after_the_grace_ends_that_session_only() {
+    let app = spawn_app_with(|s| s.auth.refresh_reuse_grace_secs = 1).await;
     let first = app.register("rotate@example.my", "owner").await;
+    // The same user signed in on a phone: a second session.
+    let phone = session(&app.login("rotate@example.my", "correct-horse").await.body);
 
     let resp = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": first.refresh})).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
@@ -141,27 +143,45 @@ async fn refresh_rotates_and_reuse_kills_every_session() {
     assert_eq!(resp.body["data"]["user"]["email"], "rotate@example.my");
     assert_eq!(app.get("/api/v1/auth/profile", Some(&second.access)).await.status, 200);
 
-    // The first token is dead; presenting it again is a theft signal.
+    // Past the grace, the first token coming back is a theft signal.
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     let reused = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": first.refresh})).await;
     assert_eq!(reused.status, 401);
     assert_eq!(reused.body["error"], "refresh token is expired or revoked");
 
-    // ...and the whole family died with it, including the live successor.
+    // ...and that session died with it: its live successor and its access token.
     let successor = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": second.refresh})).await;
     assert_eq!(successor.status, 401);
     assert_eq!(successor.body["error"], "refresh token is expired or revoked");
+    assert_eq!(app.get("/api/v1/auth/profile", Some(&second.access)).await.status, 401);
+
+    // The phone's session is another family: untouched.
+    assert_eq!(app.get("/api/v1/auth/profile", Some(&phone.access)).await.status, 200);
+    let phone_refresh = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": phone.refresh})).await;
+    assert_eq!(phone_refresh.status, 200, "{}", phone_refresh.text);
 }
 
 #[actix_web::test]
-async fn concurrent_refreshes_of_one_token_yield_one_new_pair() {
+async fn two_tabs_refreshing_at_once_both_stay_signed_in() {
     let app = spawn_app().await;
     let s = app.register("race@example.my", "owner").await;
+    let phone = session(&app.login("race@example.my", "correct-horse").await.body);
     let body = json!({"refresh_token": s.refresh});
+    // Five tabs share one refresh token and refresh at the same moment.
     let attempts = (0..5).map(|_| app.post("/api/v1/auth/refresh", None, &body));
     let results = futures_util::future::join_all(attempts).await;
-    let ok = results.iter().filter(|r| r.status == 200).count();
-    let unauthorized = results.iter().filter(|r| r.status == 401).count();
-    assert_eq!((ok, unauthorized), (1, 4), "{:?}", results.iter().map(|r| &r.text).collect::<Vec<_>>());
+    let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200; 5], "{:?}", results.iter().map(|r| &r.text).collect::<Vec<_>>());
+    // Every tab got a working pair in the same session, and can go on refreshing.
+    for pair in results.iter().map(|r| session(&r.body)) {
+        assert_eq!(app.get("/api/v1/auth/profile", Some(&pair.access)).await.status, 200);
+        let next = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": pair.refresh})).await;
+        assert_eq!(next.status, 200, "{}", next.text);
+    }
+    // Nothing was treated as theft: the phone is still signed in.
+    assert_eq!(app.get("/api/v1/auth/profile", Some(&phone.access)).await.status, 200);
+    let families = app.scalar("SELECT count(DISTINCT family_id) FROM refresh_tokens").await;
+    assert_eq!(families, 2);
 }
 
 #[actix_web::test]
@@ -193,16 +213,38 @@ async fn expired_refresh_tokens_are_refused() {
 }
 
 #[actix_web::test]
-async fn logout_ends_refresh_and_access_tokens() {
+async fn logout_ends_this_session_and_not_the_other_devices() {
     let app = spawn_app().await;
-    let s = app.register("logout@example.my", "owner").await;
-    let resp = app.post("/api/v1/auth/logout", Some(&s.access), &json!({})).await;
+    let web = app.register("logout@example.my", "owner").await;
+    let phone = session(&app.login("logout@example.my", "correct-horse").await.body);
+    let resp = app.post("/api/v1/auth/logout", Some(&web.access), &json!({})).await;
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body, json!({"success": true, "data": {"message": "logged out successfully"}}));
-    assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": s.refresh})).await.status, 401);
-    let profile = app.get("/api/v1/auth/profile", Some(&s.access)).await;
+    // This session: refresh and access tokens dead.
+    assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": web.refresh})).await.status, 401);
+    let profile = app.get("/api/v1/auth/profile", Some(&web.access)).await;
     assert_eq!(profile.status, 401);
     assert_eq!(profile.body, json!({"error": "invalid or expired token"}));
+    // The phone keeps working.
+    assert_eq!(app.get("/api/v1/auth/profile", Some(&phone.access)).await.status, 200);
+    assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": phone.refresh})).await.status, 200);
+}
+
+#[actix_web::test]
+async fn logout_all_ends_every_session_of_the_user() {
+    let app = spawn_app().await;
+    let web = app.register("everywhere@example.my", "owner").await;
+    let phone = session(&app.login("everywhere@example.my", "correct-horse").await.body);
+    let other = app.register("bystander@example.my", "owner").await;
+    let resp = app.post("/api/v1/auth/logout-all", Some(&web.access), &json!({})).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    for s in [&web, &phone] {
+        assert_eq!(app.get("/api/v1/auth/profile", Some(&s.access)).await.status, 401);
+        assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": s.refresh})).await.status, 401);
+    }
+    assert_eq!(app.get("/api/v1/auth/profile", Some(&other.access)).await.status, 200);
+    // Signing in again works.
+    assert_eq!(app.login("everywhere@example.my", "correct-horse").await.status, 200);
 }
 
 #[actix_web::test]

@@ -18,4 +18,5 @@ mod platform;
 mod rate_limit;
 mod realtime;
 mod runners;
+mod sessions;
 mod stripe_mock;

@@ -2,6 +2,7 @@
 //! transport can be swapped for actix-ws without touching anything else).
 
 pub mod session;
+pub mod standing;
 pub mod tracking;
 
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -27,6 +27,7 @@ use crate::actors::payload::dispatch_channel;
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
 use crate::actors::runner::RunnerActor;
+use crate::actors::ws::standing::{self, Heard, Standing};
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
 use crate::domain::eligibility::QualityPolicy;
@@ -58,6 +59,7 @@ pub struct SessionDeps {
     pub quality: Arc<dyn QualityPolicy>,
     pub relay: Addr<Relay>,
     pub prefix: String,
+    pub standing: Standing,
 }
 
 /// A runner's socket keeps the runner present: (bus, presence key, TTL).
@@ -92,6 +94,7 @@ pub struct AppSession {
     quality: Arc<dyn QualityPolicy>,
     relay: Addr<Relay>,
     prefix: String,
+    standing: Standing,
     last_heard: Instant,
     window_start: Instant,
     frames_in_window: u32,
@@ -132,6 +135,7 @@ impl AppSession {
             quality: deps.quality,
             relay: deps.relay,
             prefix: deps.prefix,
+            standing: deps.standing,
             last_heard: now,
             window_start: now,
             frames_in_window: 0,
@@ -140,6 +144,22 @@ impl AppSession {
             last_sent_seq: HashMap::new(),
             recent_seqs: HashMap::new(),
         }
+    }
+
+    /// The user's session is over: close with 1008 on this node.
+    fn end(ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.close(Some(standing::ended_reason()));
+        ctx.stop();
+    }
+
+    /// Reads the user's standing again; closes the socket when it is gone.
+    fn recheck(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let check = self.standing.check();
+        ctx.spawn(check.into_actor(self).map(|standing, _, ctx| {
+            if let Ok(false) = standing {
+                Self::end(ctx);
+            }
+        }));
     }
 
     fn touch_presence(&self) {
@@ -343,7 +363,12 @@ impl AppSession {
         let payload = answer(true);
         let (pool, quality) = (self.pool.clone(), self.quality.clone());
         let actor = BookingActorId { id: self.user_id, role: self.role };
+        let standing = self.standing.check();
         let work = async move {
+            // A ban or logout may not have reached this socket yet.
+            if !standing.await? {
+                return Err(AppError::invalid_token());
+            }
             let mut conn = pool.get().await?;
             bookings::accept(&mut conn, booking_id, actor, quality.as_ref()).await
         };
@@ -357,6 +382,10 @@ impl AppSession {
                     &json!({"type": "offer.accepted", "booking_id": booking.id, "status": booking.status,
                             "version": booking.version}),
                 );
+            }
+            Err(AppError::Auth { .. }) => {
+                Self::error(ctx, "session_ended", "your session has ended; sign in again");
+                Self::end(ctx);
             }
             Err(err) => Self::error(ctx, "offer_failed", &err.to_string()),
         }));
@@ -391,6 +420,9 @@ impl Actor for AppSession {
         );
         self.touch_presence();
         ctx.run_interval(self.limits.heartbeat, |act, ctx| {
+            if act.standing.due() {
+                act.recheck(ctx);
+            }
             act.touch_presence();
             if act.last_heard.elapsed() > act.limits.client_timeout {
                 ctx.close(Some(ws::CloseReason {
@@ -418,10 +450,19 @@ impl Handler<BusMessage> for AppSession {
     /// of every booking the user is in (subscribed or not; de-duplicated by
     /// `seq` with the booking subscription).
     fn handle(&mut self, msg: BusMessage, ctx: &mut Self::Context) {
-        let (seq, event) = match serde_json::from_str::<BusPayload>(&msg.payload) {
-            Ok(BusPayload::Event { seq, event }) => (seq, event),
-            Ok(BusPayload::Offer { frame }) => return Self::send(ctx, &frame),
-            Ok(BusPayload::OfferClosed { booking_id, reason }) => {
+        let payload = match serde_json::from_str::<BusPayload>(&msg.payload) {
+            Ok(payload) => payload,
+            Err(_) => return,
+        };
+        match self.standing.hear(&payload) {
+            Heard::Ended => return Self::end(ctx),
+            Heard::Recheck => return self.recheck(ctx),
+            Heard::Other => {}
+        }
+        let (seq, event) = match payload {
+            BusPayload::Event { seq, event } => (seq, event),
+            BusPayload::Offer { frame } => return Self::send(ctx, &frame),
+            BusPayload::OfferClosed { booking_id, reason } => {
                 let kind = if reason == "expired" { "offer.expired" } else { "offer.withdrawn" };
                 return Self::send(ctx, &json!({"type": kind, "booking_id": booking_id}));
             }

@@ -9,8 +9,11 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use uuid::Uuid;
 
-use crate::actors::messages::{FrameKind, Outbound, SessionClosed, Watch};
+use crate::actors::bus::Bus;
+use crate::actors::messages::{BusMessage, FrameKind, Outbound, SessionClosed, Subscribe, Unsubscribe, Watch};
+use crate::actors::payload::BusPayload;
 use crate::actors::registry::Registry;
+use crate::actors::ws::standing::{self, Heard, Standing};
 
 /// Contract §3.2: server ping every 54 s, read deadline 60 s.
 pub const PING_EVERY: Duration = Duration::from_secs(54);
@@ -26,6 +29,25 @@ pub struct TrackingSession {
     pub wants_status: bool,
     pub registry: Addr<Registry>,
     pub last_heard: Instant,
+    /// (bus, the user's channel): where a ban or logout reaches the socket.
+    pub user_channel: (Addr<Bus>, String),
+    pub standing: Standing,
+}
+
+impl TrackingSession {
+    fn end(ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.close(Some(standing::ended_reason()));
+        ctx.stop();
+    }
+
+    fn recheck(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let check = self.standing.check();
+        ctx.spawn(check.into_actor(self).map(|standing, _, ctx| {
+            if let Ok(false) = standing {
+                Self::end(ctx);
+            }
+        }));
+    }
 }
 
 impl Actor for TrackingSession {
@@ -33,6 +55,15 @@ impl Actor for TrackingSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
+        let (bus, channel) = &self.user_channel;
+        let subscribe =
+            Subscribe { channel: channel.clone(), subscriber_id: self.id, recipient: ctx.address().recipient() };
+        ctx.wait(bus.send(subscribe).into_actor(self).map(|_, _, _| ()));
+        ctx.run_interval(self.standing.every, |act, ctx| {
+            if act.standing.due() {
+                act.recheck(ctx);
+            }
+        });
         ctx.run_interval(PING_EVERY, |act, ctx| {
             if act.last_heard.elapsed() > READ_DEADLINE {
                 ctx.close(Some(ws::CloseReason {
@@ -51,6 +82,28 @@ impl Actor for TrackingSession {
     /// Every exit path (close, error, deadline, shutdown) ends here.
     fn stopped(&mut self, _: &mut Self::Context) {
         self.registry.do_send(SessionClosed { session_id: self.id });
+        let (bus, channel) = &self.user_channel;
+        bus.do_send(Unsubscribe { channel: channel.clone(), subscriber_id: self.id });
+    }
+}
+
+impl Handler<BusMessage> for TrackingSession {
+    type Result = ();
+
+    /// The user's channel: only what ends or re-checks the session matters.
+    fn handle(&mut self, msg: BusMessage, ctx: &mut Self::Context) {
+        // The user's events (notifications, statuses) are not for this feed.
+        if !(msg.payload.contains("session_ended") || msg.payload.contains("resubscribed")) {
+            return;
+        }
+        let Ok(payload) = serde_json::from_str::<BusPayload>(&msg.payload) else {
+            return;
+        };
+        match self.standing.hear(&payload) {
+            Heard::Ended => Self::end(ctx),
+            Heard::Recheck => self.recheck(ctx),
+            Heard::Other => {}
+        }
     }
 }
 
