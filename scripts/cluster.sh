@@ -92,7 +92,9 @@ http {
             proxy_set_header Upgrade \$http_upgrade;
             proxy_set_header Connection \$connection_upgrade;
             proxy_set_header Host \$host;
+            # one trusted hop: the address that connected to nginx, nothing the client sent
             proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header Forwarded "";
             proxy_read_timeout 3600s;
         }
     }

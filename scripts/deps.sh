@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes the services Kilat needs, idempotently, on Debian/Ubuntu:
 # PostgreSQL + PostGIS and Redis on loopback, the `kilat` role and database,
-# and PostGIS in template1 (so every per-test database has it).
+# PostGIS in template1 (so every per-test database has it), and the nginx
+# binary (the tests start their own load balancer with it; nothing is served
+# by the system nginx).
 #
 # Works on a bare machine (installs from the OS packages) and on one where
 # PostgreSQL and Redis already run (changes nothing that is in place).
@@ -112,6 +114,11 @@ if ! redis_ready; then
     --logfile /tmp/kilat-redis.log
   for _ in $(seq 1 40); do redis_ready && break; sleep 0.25; done
   redis_ready || die "Redis did not start (see /tmp/kilat-redis.log)"
+fi
+
+# --- nginx (the load balancer the forwarded-address tests run behind) --------
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  apt_install nginx-light
 fi
 
 log "ready: postgres://$DB_USER:***@127.0.0.1:$PGPORT/$DB_NAME (PostGIS), redis://127.0.0.1:$REDIS_PORT"

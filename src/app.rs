@@ -17,7 +17,7 @@ use crate::actors::notifier::Notifier;
 use crate::actors::presence::PresenceSweeper;
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
-use crate::auth::{Passwords, TokenKeys};
+use crate::auth::{HashPool, Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::redis::RedisHandle;
 use crate::db::{self, users};
@@ -178,12 +178,18 @@ fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxEr
     let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone(), escrow.clone())?;
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
+    let hash_threads = match settings.auth.password_hash_concurrency {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let hashing = HashPool::new(hash_threads, settings.auth.password_hash_queue)?;
     Ok(AppState {
         settings: Arc::new(settings),
         pool,
         redis,
         keys,
         passwords,
+        hashing,
         mailer: deps.mailer,
         quality,
         pricing: Box::new(StandardPricing),

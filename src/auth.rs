@@ -183,6 +183,54 @@ impl Passwords {
     }
 }
 
+/// Password hashing off the event loop, bounded: `threads` dedicated
+/// threads hash one password at a time each, `queue` more requests may
+/// wait, and past that the caller is told to come back ([`HashPool::run`]
+/// returns `None`). argon2id holds `argon2_memory_kib` per hash, and the
+/// allocator keeps what a thread used: on a fixed set of threads that
+/// memory is reused, so a login flood costs `threads` buffers, not one per
+/// concurrent request (unbounded, 64 concurrent logins once took a node
+/// past 10 GB).
+#[derive(Clone)]
+pub struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>,
+}
+
+impl HashPool {
+    pub fn new(threads: usize, queue: usize) -> Result<Self, BoxError> {
+        let (jobs, incoming) = std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(queue);
+        let incoming = std::sync::Arc::new(std::sync::Mutex::new(incoming));
+        for n in 0..threads.max(1) {
+            let incoming = incoming.clone();
+            std::thread::Builder::new().name(format!("kilat-hash-{n}")).spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = match incoming.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` on a hashing thread. `None` when every thread is busy
+    /// and the queue is full (or the pool is gone): answer 503.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        self.jobs.try_send(job).ok()?;
+        rx.await.ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +297,33 @@ mod tests {
         assert!(!passwords.verify("wrong horse", Some(&hash)));
         assert!(!passwords.verify("correct horse", None));
         assert!(!passwords.verify("correct horse", Some("garbage")));
+    }
+
+    #[actix_web::test]
+    async fn the_hash_pool_refuses_work_past_its_queue() {
+        let pool = HashPool::new(1, 1).unwrap();
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        // One job occupies the only thread...
+        let busy = pool.clone();
+        let first = tokio::spawn(async move {
+            busy.run(move || {
+                let _ = started_tx.send(());
+                let _ = hold.recv();
+                1
+            })
+            .await
+        });
+        started.await.unwrap();
+        // ...one waits in the queue, and the next is refused at once.
+        let queued = pool.clone();
+        let second = tokio::spawn(async move { queued.run(|| 2).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(pool.run(|| 3).await, None);
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap(), Some(1));
+        assert_eq!(second.await.unwrap(), Some(2));
+        assert_eq!(pool.run(|| 4).await, Some(4));
     }
 
     #[test]

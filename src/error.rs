@@ -55,6 +55,10 @@ pub enum AppError {
     /// 503: a dependency is down or saturated; the client may retry.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 in the envelope with `Retry-After`: this node is saturated
+    /// (e.g. every password-hashing slot busy).
+    #[error("{error}")]
+    Busy { error: String, retry_after_secs: u64 },
     /// 500: a server fault. The cause is logged, never sent.
     #[error("internal server error")]
     Internal(#[source] BoxError),
@@ -161,7 +165,7 @@ impl ResponseError for AppError {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -172,6 +176,13 @@ impl ResponseError for AppError {
             AppError::Auth { message, .. } => HttpResponse::build(status).json(json!({"error": message})),
             AppError::RateLimited { retry_after_secs } => {
                 let mut resp = HttpResponse::build(status).json(json!({"error": "rate limit exceeded"}));
+                if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                resp
+            }
+            AppError::Busy { error, retry_after_secs } => {
+                let mut resp = envelope_error(status, error, "");
                 if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     resp.headers_mut().insert(header::RETRY_AFTER, value);
                 }

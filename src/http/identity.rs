@@ -108,15 +108,26 @@ fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, Valid
     }
 }
 
-/// Hashes on a blocking thread: argon2 must not stall the event loop.
+/// Every hashing thread busy and the queue full: come back in a second.
+fn hashing_busy() -> AppError {
+    AppError::Busy { error: "server is busy; try again shortly".into(), retry_after_secs: 1 }
+}
+
+/// Hashes on the bounded hashing pool: argon2 must not stall the event
+/// loop, nor hold its memory once per concurrent request.
 async fn hash_password(state: &AppState, password: NewPassword) -> Result<String, AppError> {
     let passwords = state.passwords.clone();
-    web::block(move || passwords.hash(password.expose())).await.map_err(AppError::internal)?.map_err(AppError::Internal)
+    state
+        .hashing
+        .run(move || passwords.hash(password.expose()))
+        .await
+        .ok_or_else(hashing_busy)?
+        .map_err(AppError::Internal)
 }
 
 async fn verify_password(state: &AppState, password: String, stored: Option<String>) -> Result<bool, AppError> {
     let passwords = state.passwords.clone();
-    web::block(move || passwords.verify(&password, stored.as_deref())).await.map_err(AppError::internal)
+    state.hashing.run(move || passwords.verify(&password, stored.as_deref())).await.ok_or_else(hashing_busy)
 }
 
 /// A new session: access token plus a refresh token starting a new family.
@@ -132,6 +143,7 @@ async fn open_session(state: &AppState, conn: &mut Conn, user: User) -> Result<A
         (status = 201, body = Envelope<AuthResponse>),
         (status = 400, description = "validation failure, admin role", body = ErrorBody),
         (status = 409, description = "email taken (any case)", body = ErrorBody),
+        (status = 503, description = "password hashing saturated; retry after `Retry-After`", body = ErrorBody),
         (status = 429, body = RawError),
     ))]
 pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, AppError> {
@@ -162,6 +174,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
         (status = 400, body = ErrorBody),
         (status = 401, description = "invalid email or password", body = ErrorBody),
         (status = 403, description = "account is banned", body = ErrorBody),
+        (status = 503, description = "every password-hashing slot busy and the queue full; `Retry-After` says when to retry", body = ErrorBody),
     ))]
 pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();

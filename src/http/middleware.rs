@@ -112,13 +112,27 @@ pub fn scope_for(path: &str) -> Option<LimitScope> {
     }
 }
 
+/// The client address a limit counts against. Behind our load balancer
+/// (`trust_forwarded_for`) it is the one entry the balancer itself wrote:
+/// the rightmost `X-Forwarded-For` value (nginx appends the address that
+/// connected to it; anything to its left came from the client and is
+/// ignored, as is `Forwarded`, which nginx passes through untouched).
+/// Without a usable header, the socket's peer address.
 fn client_ip(req: &ServiceRequest, trust_forwarded: bool) -> String {
     if trust_forwarded {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
-            return ip.to_owned();
+        let headers = req.headers().get_all("x-forwarded-for");
+        if let Some(ip) = headers.last().and_then(|v| v.to_str().ok()).and_then(rightmost_address) {
+            return ip;
         }
     }
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The last comma-separated entry of an `X-Forwarded-For` value, when it is
+/// an IP address.
+fn rightmost_address(value: &str) -> Option<String> {
+    let last = value.rsplit(',').next()?.trim();
+    last.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
 }
 
 /// Fixed-window limiter on Redis, so every node counts against the same
@@ -188,6 +202,16 @@ mod tests {
         assert_eq!(scope_for("/api/v1/runners/me/location"), None);
         assert_eq!(scope_for("/health"), None);
         assert_eq!(scope_for("/ws"), None);
+    }
+
+    #[test]
+    fn only_the_address_the_balancer_appended_counts() {
+        assert_eq!(rightmost_address("203.0.113.9").as_deref(), Some("203.0.113.9"));
+        // A client-supplied entry to the left is ignored.
+        assert_eq!(rightmost_address("1.2.3.4, 203.0.113.9").as_deref(), Some("203.0.113.9"));
+        assert_eq!(rightmost_address("1.2.3.4,2001:db8::1").as_deref(), Some("2001:db8::1"));
+        assert_eq!(rightmost_address("1.2.3.4, not-an-ip"), None);
+        assert_eq!(rightmost_address(""), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::actors::messages::{DispatchBooking, Kick, Publish, RefreshRunner, Tou
 use crate::actors::payload::{BusPayload, presence_key, user_channel};
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
-use crate::auth::{Passwords, TokenKeys};
+use crate::auth::{HashPool, Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::PgPool;
 use crate::db::redis::RedisHandle;
@@ -49,6 +49,8 @@ pub struct AppState {
     pub redis: RedisHandle,
     pub keys: TokenKeys,
     pub passwords: Passwords,
+    /// The bounded password-hashing threads (argon2 memory stays flat).
+    pub hashing: HashPool,
     pub mailer: Arc<dyn Mailer>,
     pub quality: Arc<dyn QualityPolicy>,
     pub pricing: Box<dyn PricingStrategy>,
