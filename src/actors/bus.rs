@@ -19,7 +19,7 @@ use ::redis::aio::{ConnectionManager, PubSubSink};
 use ::redis::{Client, Msg};
 use actix::prelude::*;
 
-use super::messages::{BusMessage, BusStats, GetBusStats, Publish, Subscribe, Touch, Unsubscribe};
+use super::messages::{BusMessage, BusStats, GetBusStats, Publish, SocketPresence, Subscribe, Touch, Unsubscribe};
 use super::payload::LOCATION_TAG;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -41,6 +41,7 @@ const HELLO: &str = "?";
 enum Outgoing {
     Publish(Publish),
     Touch(Touch),
+    Socket(SocketPresence),
 }
 
 pub struct Bus {
@@ -159,6 +160,22 @@ impl Bus {
                 Outgoing::Touch(msg) => {
                     pipe.pset_ex(msg.key, 1, msg.ttl_ms);
                     published.push(None);
+                }
+                Outgoing::Socket(msg) => {
+                    match msg.until_ms {
+                        Some(until) => {
+                            let now = now_ms();
+                            pipe.zadd(&msg.key, &msg.member, until);
+                            // Members of sockets on a node that died lapse by score.
+                            pipe.zrembyscore(&msg.key, "-inf", now);
+                            pipe.pexpire(&msg.key, until.saturating_sub(now) as i64);
+                            published.extend([None, None, None]);
+                        }
+                        None => {
+                            pipe.zrem(&msg.key, &msg.member);
+                            published.push(None);
+                        }
+                    }
                 }
             };
         }
@@ -389,6 +406,22 @@ impl Handler<Touch> for Bus {
             self.pump_publishes(ctx);
         }
     }
+}
+
+impl Handler<SocketPresence> for Bus {
+    type Result = ();
+
+    fn handle(&mut self, msg: SocketPresence, ctx: &mut Self::Context) {
+        if self.queued.len() < MAX_QUEUED_PUBLISHES {
+            self.queued.push_back(Outgoing::Socket(msg));
+            self.pump_publishes(ctx);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (the scores of socket presence).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Handler<GetBusStats> for Bus {

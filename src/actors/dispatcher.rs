@@ -26,7 +26,7 @@ use super::bus::Bus;
 use super::messages::{
     BusMessage, DispatchBooking, DispatchStats, GetDispatchStats, Kick, Publish, StopActor, Subscribe, Unsubscribe,
 };
-use super::payload::{BusPayload, booking_channel, dispatch_channel, offer_key, user_channel};
+use super::payload::{BusPayload, booking_channel, dispatch_channel, offer_key, sockets_key, user_channel};
 use super::registry::next_id;
 use super::relay::Relay;
 use crate::config::DispatchSettings;
@@ -99,6 +99,25 @@ enum Search {
     Exhausted,
     /// The booking is no longer waiting for a runner.
     Gone,
+}
+
+/// The candidates (in order) that hold a live `/ws` socket somewhere in the
+/// cluster, in one pipelined round trip.
+async fn with_live_socket(
+    rconn: &mut ::redis::aio::ConnectionManager,
+    prefix: &str,
+    ranked: Vec<Ranked>,
+) -> Result<Vec<Ranked>, AppError> {
+    if ranked.is_empty() {
+        return Ok(ranked);
+    }
+    let now = super::bus::now_ms();
+    let mut pipe = ::redis::pipe();
+    for candidate in &ranked {
+        pipe.zcount(sockets_key(prefix, candidate.runner_id), now, "+inf");
+    }
+    let live: Vec<u64> = pipe.query_async(rconn).await?;
+    Ok(ranked.into_iter().zip(live).filter(|(_, n)| *n > 0).map(|(c, _)| c).collect())
 }
 
 fn push_sample(samples: &mut VecDeque<f64>, v: f64) {
@@ -254,6 +273,8 @@ impl Dispatcher {
                 );
                 let ttl_ms = settings.offer_timeout_ms + 2_000;
                 let mut rconn = redis.connection();
+                // Only runners who can see an offer: a live /ws socket on some node.
+                let ranked = with_live_socket(&mut rconn, &prefix, ranked).await?;
                 for candidate in ranked {
                     let reserved: Option<String> = ::redis::cmd("SET")
                         .arg(offer_key(&prefix, candidate.runner_id))

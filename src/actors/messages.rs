@@ -52,6 +52,17 @@ pub struct Touch {
     pub ttl_ms: u64,
 }
 
+/// A runner's live `/ws` socket (one member of the runner's sorted set,
+/// scored by when it lapses unless refreshed): `until_ms: None` removes it.
+/// The dispatcher offers jobs only to runners with a live member.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SocketPresence {
+    pub key: String,
+    pub member: String,
+    pub until_ms: Option<u64>,
+}
+
 /// How many channels the bus holds a Redis subscription for (tests, metrics).
 #[derive(Message)]
 #[rtype(result = "BusStats")]
@@ -181,6 +192,8 @@ pub struct Ping {
 pub enum PingRejected {
     #[error("runner must be online to update location")]
     NotOnline,
+    #[error("account is banned")]
+    Banned,
     #[error("runner not found")]
     NoProfile,
     #[error("{0}")]

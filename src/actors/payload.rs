@@ -46,6 +46,12 @@ pub fn presence_key(prefix: &str, runner_id: uuid::Uuid) -> String {
     format!("{prefix}presence:{runner_id}")
 }
 
+/// A sorted set of a runner's live `/ws` sockets on every node (member per
+/// socket, scored by when it lapses): offers go only to runners with one.
+pub fn sockets_key(prefix: &str, runner_id: uuid::Uuid) -> String {
+    format!("{prefix}sockets:{runner_id}")
+}
+
 /// Answers to a booking's offers, heard by whichever node dispatches it.
 pub fn dispatch_channel(prefix: &str, booking_id: uuid::Uuid) -> String {
     format!("{prefix}dispatch:{booking_id}")

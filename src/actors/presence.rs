@@ -3,7 +3,9 @@
 //! Every node sweeps: an `active` runner whose position is older than the
 //! grace and whose presence key has expired is set offline (a conditional
 //! UPDATE, so several nodes sweeping at once agree), and every node's
-//! actors are told.
+//! actors are told. A runner on a live trip (accepted or in progress) is
+//! never swept: a reload of the app that loses its socket must not freeze
+//! the owner's map.
 
 use std::time::Duration;
 
@@ -50,6 +52,8 @@ impl PresenceSweeper {
             let stale: Vec<RunnerRow> = diesel::sql_query(
                 "SELECT user_id FROM runners WHERE session_status = 'active' \
                  AND (location_updated_at IS NULL OR location_updated_at < now() - make_interval(secs => $1)) \
+                 AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.runner_id = runners.user_id \
+                                 AND b.status IN ('accepted', 'in_progress')) \
                  LIMIT 5000",
             )
             .bind::<Double, _>(grace_secs)
@@ -75,6 +79,8 @@ impl PresenceSweeper {
                      location_updated_at = NULL, updated_at = now() \
                  WHERE user_id = ANY($1) AND session_status = 'active' \
                    AND (location_updated_at IS NULL OR location_updated_at < now() - make_interval(secs => $2)) \
+                   AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.runner_id = runners.user_id \
+                                   AND b.status IN ('accepted', 'in_progress')) \
                  RETURNING user_id",
             )
             .bind::<Array<SqlUuid>, _>(gone)

@@ -19,7 +19,7 @@ use super::messages::{
 };
 use super::payload::{LOCATION_TAG, booking_channel};
 use super::registry::Registry;
-use crate::db::{PgPool, runners, tracking};
+use crate::db::{PgPool, runners, tracking, users};
 use crate::domain::frames;
 
 /// Faster than any van on a Malaysian road; beyond it a ping is a GPS glitch.
@@ -29,9 +29,16 @@ pub const MAX_SPEED_KMH: f64 = 250.0;
 struct LiveState {
     has_profile: bool,
     online: bool,
+    banned: bool,
     /// (booking, track) while on a trip.
     trip: Option<(Uuid, Uuid)>,
 }
+
+/// Fixes closer than this are not speed-checked: a phone switching between
+/// cell and GPS positioning can move its fix by kilometres in a second.
+/// Past it, the jump must be reachable at [`MAX_SPEED_KMH`] (a 1,000 km
+/// teleport in 50 ms is refused).
+const JUMP_TOLERANCE_KM: f64 = 10.0;
 
 pub struct RunnerActor {
     runner_id: Uuid,
@@ -47,6 +54,8 @@ pub struct RunnerActor {
     idle_after: Duration,
     presence_ttl: Duration,
     last_touch: Option<Instant>,
+    /// The last accepted fix: (where, when recorded), for the speed check.
+    last_fix: Option<(crate::domain::geo::Coordinates, chrono::DateTime<Utc>)>,
 }
 
 pub struct RunnerDeps {
@@ -75,6 +84,7 @@ impl RunnerActor {
             idle_after: deps.idle_after,
             presence_ttl: deps.presence_ttl,
             last_touch: None,
+            last_fix: None,
         }
     }
 
@@ -98,7 +108,13 @@ impl RunnerActor {
             let mut conn = pool.get().await.ok()?;
             let profile = runners::find_by_user(&mut conn, runner_id).await.ok()?;
             let trip = tracking::active_trip(&mut conn, runner_id).await.ok()?;
-            Some(LiveState { has_profile: profile.is_some(), online: profile.is_some_and(|p| p.is_online()), trip })
+            let banned = users::auth_state(&mut conn, runner_id, None).await.ok()?.is_none_or(|s| s.is_banned);
+            Some(LiveState {
+                has_profile: profile.is_some(),
+                online: profile.is_some_and(|p| p.is_online()),
+                banned,
+                trip,
+            })
         };
         ctx.wait(load.into_actor(self).map(|loaded, act, _| {
             if loaded.is_none() {
@@ -171,11 +187,19 @@ impl RunnerActor {
             self.reload(ctx);
             return Err(PingRejected::Unavailable);
         };
+        if state.banned {
+            return Err(PingRejected::Banned);
+        }
         if !state.has_profile {
             return Err(PingRejected::NoProfile);
         }
         if !state.online {
-            return Err(PingRejected::NotOnline);
+            if state.trip.is_none() {
+                return Err(PingRejected::NotOnline);
+            }
+            // On a live trip the runner is online whatever a reload of the
+            // app lost: the position is taken and presence restored.
+            self.restore_online(ping.at, ctx);
         }
         if ping.speed_kmh > MAX_SPEED_KMH {
             return Err(PingRejected::Invalid(format!("speed_kmh must be at most {MAX_SPEED_KMH}")));
@@ -186,6 +210,12 @@ impl RunnerActor {
         {
             return Err(PingRejected::Invalid("timestamp must be within the last 10 minutes".into()));
         }
+        if let Some(implied) = self.implied_speed_kmh(&ping) {
+            return Err(PingRejected::Invalid(format!(
+                "position implies {implied:.0} km/h since the last one (at most {MAX_SPEED_KMH})"
+            )));
+        }
+        self.last_fix = Some((ping.at, ping.recorded_at));
         if let Some((booking_id, _)) = state.trip {
             let fix = frames::Fix {
                 booking_id,
@@ -209,6 +239,38 @@ impl RunnerActor {
             heading_degrees: ping.heading_degrees,
         });
         Ok(())
+    }
+}
+
+impl RunnerActor {
+    /// The speed the previous fix and this one imply, when it is beyond
+    /// any vehicle (`None`: plausible, or nothing to compare with).
+    fn implied_speed_kmh(&self, ping: &Ping) -> Option<f64> {
+        let (at, when) = self.last_fix?;
+        let km = at.distance_km(&ping.at);
+        if km <= JUMP_TOLERANCE_KM {
+            return None;
+        }
+        // Out-of-order or same-instant fixes count as one second apart.
+        let secs = (ping.recorded_at - when).num_milliseconds().max(1000) as f64 / 1000.0;
+        let kmh = km / (secs / 3600.0);
+        (kmh > MAX_SPEED_KMH).then_some(kmh)
+    }
+
+    /// Marks the runner online again (state and database) while on a trip.
+    fn restore_online(&mut self, at: crate::domain::geo::Coordinates, ctx: &mut Context<Self>) {
+        if let Some(state) = self.state.as_mut() {
+            state.online = true;
+        }
+        let (pool, runner_id) = (self.pool.clone(), self.runner_id);
+        let restore = async move {
+            let mut conn = pool.get().await?;
+            runners::set_online(&mut conn, runner_id, at).await
+        };
+        ctx.spawn(restore.into_actor(self).map(|done, act, _| match done {
+            Ok(_) => tracing::info!(runner_id = %act.runner_id, "runner on a trip pinged while offline; back online"),
+            Err(err) => tracing::warn!(runner_id = %act.runner_id, error = %err, "could not restore presence"),
+        }));
     }
 }
 

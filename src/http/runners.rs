@@ -235,7 +235,7 @@ pub async fn offline(state: web::Data<AppState>, user: AuthUser) -> Result<HttpR
 
 #[utoipa::path(post, path = "/api/v1/runners/me/location", tag = "runners", security(("bearer" = [])), request_body = PositionRequest,
     responses((status = 200, body = Envelope<Message>),
-              (status = 400, description = "invalid coordinates, or runner must be online to update location", body = ErrorBody),
+              (status = 400, description = "invalid coordinates, a jump faster than 250 km/h from the last position, or runner must be online to update location (a runner on an accepted or in-progress trip is always accepted, and put back online)", body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub async fn location(
     state: web::Data<AppState>,
@@ -256,6 +256,7 @@ pub async fn location(
         Ok(()) => Ok(envelope::message("location updated")),
         Err(PingRejected::NotOnline) => Err(AppError::BadRequest("runner must be online to update location".into())),
         Err(PingRejected::NoProfile) => Err(AppError::missing("runner not found")),
+        Err(PingRejected::Banned) => Err(AppError::Forbidden("account is banned".into())),
         Err(PingRejected::Invalid(message)) => Err(AppError::BadRequest(message)),
         Err(PingRejected::Unavailable) => Err(AppError::Unavailable("location service unavailable".into())),
     }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{AuthUser, authenticate, bearer_token};
-use crate::actors::payload::{presence_key, user_channel};
+use crate::actors::payload::{presence_key, sockets_key, user_channel};
 use crate::actors::registry::next_id;
 use crate::actors::ws::session::{AppSession, Presence, SessionDeps, SessionLimits};
 use crate::actors::ws::standing::Standing;
@@ -96,6 +96,9 @@ pub async fn app_socket(
         bus: state.live.bus.clone(),
         key: presence_key(&state.settings.redis.key_prefix, user.id),
         ttl: Duration::from_secs(rt.presence_grace_secs),
+        sockets_key: sockets_key(&state.settings.redis.key_prefix, user.id),
+        member: Uuid::new_v4().simple().to_string(),
+        hold: Duration::from_secs(rt.ws_heartbeat_secs + rt.ws_client_timeout_secs),
     });
     let deps = SessionDeps {
         pool: state.pool.clone(),

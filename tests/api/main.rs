@@ -20,3 +20,4 @@ mod realtime;
 mod runners;
 mod sessions;
 mod stripe_mock;
+mod trips;

@@ -238,7 +238,7 @@ async fn one_node_fans_pings_out_in_process_until_another_node_watches() {
     }
     assert!(heard, "node A hears that node B listens");
     for i in 0..5 {
-        let lat = 3.30 + f64::from(i) * 0.001;
+        let lat = 3.15 + f64::from(i) * 0.001;
         runner_ws.send(&json!({"type": "location", "latitude": lat, "longitude": 101.7})).await;
         assert_eq!(watcher.next_of("location_update").await["latitude"], lat);
         assert_eq!(
@@ -373,11 +373,15 @@ async fn every_malformed_frame_gets_an_error_frame() {
     owner_ws.send(&json!({"type": "ping"})).await;
     owner_ws.next_of("pong").await;
 
-    // An offline runner's pings are refused with a reason.
-    app.post("/api/v1/runners/me/offline", Some(&runner.access), &json!({})).await;
+    // An offline runner's pings are refused with a reason (unless on a
+    // live trip, whose positions are always taken: tests/api/trips.rs).
+    let idle = ready_runner(&app, "malformed-idle@example.my", dog_crate(), PICKUP).await;
+    let mut idle_ws = app.ws(&format!("/ws?token={}", idle.access)).await;
+    idle_ws.next_of("hello").await;
+    app.post("/api/v1/runners/me/offline", Some(&idle.access), &json!({})).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    runner_ws.send(&json!({"type": "location", "latitude": 3.1, "longitude": 101.7})).await;
-    assert_eq!(runner_ws.next_of("error").await["code"], "not_online");
+    idle_ws.send(&json!({"type": "location", "latitude": 3.1, "longitude": 101.7})).await;
+    assert_eq!(idle_ws.next_of("error").await["code"], "not_online");
     let _ = booking;
 }
 
@@ -515,7 +519,8 @@ async fn a_stalled_socket_gets_only_the_latest_position_and_memory_stays_bounded
         let lat = 3.0 + f64::from(i) * 1e-5;
         runner_ws.send(&json!({"type": "location", "latitude": lat, "longitude": 101.7})).await;
     }
-    runner_ws.send(&json!({"type": "location", "latitude": 3.9, "longitude": 101.7})).await;
+    // The latest position: one step on (a jump no vehicle makes is refused).
+    runner_ws.send(&json!({"type": "location", "latitude": 3.1, "longitude": 101.7})).await;
 
     let mut backlog = None;
     for _ in 0..200 {
@@ -544,16 +549,16 @@ async fn a_stalled_socket_gets_only_the_latest_position_and_memory_stays_bounded
     while let Some(frame) = stalled.next_within(10.0).await {
         received += 1;
         last = frame;
-        if last["latitude"] == 3.9 {
+        if last["latitude"] == 3.1 {
             break;
         }
     }
-    assert_eq!(last["latitude"], 3.9, "the latest position arrives");
+    assert_eq!(last["latitude"], 3.1, "the latest position arrives");
     while let Some(frame) = stalled.next_within(0.5).await {
         received += 1;
         last = frame;
     }
-    assert_eq!(last["latitude"], 3.9, "nothing older follows the latest position");
+    assert_eq!(last["latitude"], 3.1, "nothing older follows the latest position");
     let after = app.live.registry.send(GetBookingBacklog { booking_id: bid }).await.unwrap().unwrap();
     assert!(after.coalesced > 0);
     assert!(

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::actors::bus::Bus;
 use crate::actors::messages::{
     BusMessage, FrameKind, Kick, Outbound, Ping, PingRefused, PingRejected, Publish, RefreshRunner, RunnerAddr,
-    SessionClosed, StreamPing, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
+    SessionClosed, SocketPresence, StreamPing, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
 };
 use crate::actors::payload::BusPayload;
 use crate::actors::payload::dispatch_channel;
@@ -62,11 +62,19 @@ pub struct SessionDeps {
     pub standing: Standing,
 }
 
-/// A runner's socket keeps the runner present: (bus, presence key, TTL).
+/// A runner's socket keeps the runner present (presence key with a TTL)
+/// and says that a socket is open (a member of the runner's socket set,
+/// which the dispatcher requires before offering a job).
 pub struct Presence {
     pub bus: Addr<Bus>,
     pub key: String,
     pub ttl: Duration,
+    pub sockets_key: String,
+    /// This socket's member in the set (unique across nodes).
+    pub member: String,
+    /// How long a member lives without a refresh (a node that dies leaves
+    /// its sockets' members behind at most this long).
+    pub hold: Duration,
 }
 
 /// Pings a socket holds while its runner actor's address is looked up
@@ -165,6 +173,8 @@ impl AppSession {
     fn touch_presence(&self) {
         if let Some(p) = &self.presence {
             p.bus.do_send(Touch { key: p.key.clone(), ttl_ms: p.ttl.as_millis() as u64 });
+            let until_ms = Some(crate::actors::bus::now_ms() + p.hold.as_millis() as u64);
+            p.bus.do_send(SocketPresence { key: p.sockets_key.clone(), member: p.member.clone(), until_ms });
         }
     }
 
@@ -437,6 +447,9 @@ impl Actor for AppSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        if let Some(p) = &self.presence {
+            p.bus.do_send(SocketPresence { key: p.sockets_key.clone(), member: p.member.clone(), until_ms: None });
+        }
         self.registry.do_send(SessionClosed { session_id: self.id });
         let (bus, channel) = &self.user_channel;
         bus.do_send(Unsubscribe { channel: channel.clone(), subscriber_id: self.id });
@@ -510,6 +523,7 @@ impl Handler<PingRefused> for AppSession {
     fn handle(&mut self, PingRefused(rejected): PingRefused, ctx: &mut Self::Context) {
         let code = match rejected {
             PingRejected::NotOnline => "not_online",
+            PingRejected::Banned => "banned",
             PingRejected::NoProfile => "no_profile",
             PingRejected::Invalid(_) => "invalid_location",
             PingRejected::Unavailable => "unavailable",
