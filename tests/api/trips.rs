@@ -42,14 +42,14 @@ async fn a_runner_on_a_live_trip_is_never_swept_and_its_positions_are_always_tak
     // Even when the app's own state said offline, the trip's positions go on.
     app.sql(&format!("UPDATE runners SET session_status = 'inactive' WHERE user_id = '{}'", on_trip.user_id)).await;
     app.post("/api/v1/runners/me/offline", Some(&on_trip.access), &json!({})).await;
-    let resp = post_location(&app, &on_trip, 3.1420, 101.6870).await;
+    let resp = post_location(&app, &on_trip, 3.1440, 101.6870).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     let frame = feed.next_of("location_update").await;
-    assert_eq!(frame["latitude"], 3.142, "the owner's map moves");
+    assert_eq!(frame["latitude"], 3.144, "the owner's map moves");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(status(&app, &on_trip).await, "active", "the ping restored presence");
     // The idle runner is still held to the rule.
-    let resp = post_location(&app, &idle, 3.142, 101.687).await;
+    let resp = post_location(&app, &idle, 3.144, 101.687).await;
     assert_eq!((resp.status, resp.body["error"].as_str()), (400, Some("runner must be online to update location")));
 }
 
