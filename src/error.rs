@@ -113,6 +113,15 @@ impl From<diesel::result::Error> for AppError {
             diesel::result::Error::DatabaseError(_, info) if is_nul_text(info.message()) => {
                 AppError::BadRequest("text must not contain NUL (\\u0000) characters".into())
             }
+            // The server went away mid-request (restart, failover): retryable.
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, _) => {
+                tracing::error!("database connection closed mid-request");
+                AppError::Unavailable("database unavailable".into())
+            }
+            diesel::result::Error::DatabaseError(_, info) if info.message().contains("connection closed") => {
+                tracing::error!("database connection closed mid-request");
+                AppError::Unavailable("database unavailable".into())
+            }
             other => AppError::Internal(Box::new(other)),
         }
     }

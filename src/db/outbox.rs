@@ -110,9 +110,22 @@ pub async fn since(
     aggregate_id: Uuid,
     after_seq: i64,
 ) -> Result<Vec<OutboxEvent>, crate::error::AppError> {
+    between(conn, aggregate_id, after_seq, i64::MAX).await
+}
+
+/// Events with `after_seq < seq <= up_to`, oldest first (at most 1000): a
+/// replay bounded by the sequence number read when it started, so an
+/// event committed meanwhile is left to the live path, not counted twice.
+pub async fn between(
+    conn: &mut Conn,
+    aggregate_id: Uuid,
+    after_seq: i64,
+    up_to: i64,
+) -> Result<Vec<OutboxEvent>, crate::error::AppError> {
     Ok(outbox::table
         .filter(outbox::aggregate_id.eq(aggregate_id))
         .filter(outbox::seq.gt(after_seq))
+        .filter(outbox::seq.le(up_to))
         .order(outbox::seq.asc())
         .limit(1000)
         .select(OutboxEvent::as_select())

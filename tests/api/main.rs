@@ -6,6 +6,7 @@ mod admin;
 mod authz;
 mod bookings;
 mod dispatch;
+mod events;
 mod fixtures;
 mod health;
 mod helpers;

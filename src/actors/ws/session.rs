@@ -299,20 +299,26 @@ impl AppSession {
         let watch = Watch { booking_id, session_id: self.id, recipient: ctx.address().recipient() };
         self.replaying.insert(booking_id, Vec::new());
         let work = async move {
-            let mut conn = pool.get().await?;
-            bookings::participating(&mut conn, booking_id, actor).await?;
-            // Watch first, then read: nothing published in between is lost
-            // (live frames wait in `replaying` and are de-duplicated by seq).
+            // No pooled connection is held while the booking's actor starts
+            // (it needs one): a reconnect storm must not starve the pool.
+            {
+                let mut conn = pool.get().await?;
+                bookings::participating(&mut conn, booking_id, actor).await?;
+            }
+            // Watch first, then read: an event committed after the read
+            // (seq above `current`) reaches the socket live; one at or below
+            // it comes from the replay (and its live copy is skipped by seq).
             registry.send(watch).await.map_err(|_| AppError::Unavailable("registry unavailable".into()))?;
+            let mut conn = pool.get().await?;
             let current = outbox::last_seq(&mut conn, booking_id).await?;
             let missed = match last_seq {
-                Some(seen) if seen < current => outbox::since(&mut conn, booking_id, seen).await?,
+                Some(seen) if seen < current => outbox::between(&mut conn, booking_id, seen, current).await?,
                 _ => Vec::new(),
             };
             Ok::<_, AppError>((current, missed))
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
-            let buffered = act.replaying.remove(&booking_id).unwrap_or_default();
+            let mut buffered = act.replaying.remove(&booking_id).unwrap_or_default();
             let (current, missed) = match result {
                 Ok(found) => found,
                 Err(err) => {
@@ -321,9 +327,16 @@ impl AppSession {
                     let (code, message) = match &err {
                         AppError::NotFound { .. } => ("not_found", "booking not found".to_owned()),
                         AppError::Forbidden(_) => ("forbidden", "not your booking".to_owned()),
-                        other => ("unavailable", other.to_string()),
+                        other => ("unavailable", format!("{other}; reload the booking and subscribe again")),
                     };
-                    return Self::error(ctx, code, &message);
+                    act.send_error_about(ctx, code, &message, booking_id);
+                    // What arrived meanwhile is the user's own (their channel,
+                    // or a booking they take part in): delivered, never dropped.
+                    buffered.sort_by_key(|f| f.seq.unwrap_or(i64::MAX));
+                    for frame in buffered {
+                        act.deliver(frame, ctx);
+                    }
+                    return;
                 }
             };
             act.watching.insert(booking_id);
@@ -332,10 +345,10 @@ impl AppSession {
                 Some(seen) if seen > current => false,
                 Some(seen) => (current - seen) as usize <= MAX_REPLAY && missed.len() == (current - seen) as usize,
             };
+            let sent = act.recent_seqs.get(&booking_id).cloned().unwrap_or_default();
             if recovered {
                 // A status pushed live on the user's channel just before this
                 // subscribe is not sent twice (frames carry `seq`; apps order by it).
-                let sent = act.recent_seqs.get(&booking_id).cloned().unwrap_or_default();
                 for event in missed.iter().filter(|e| !sent.contains(&e.seq)) {
                     if let Some(frame) = frames::status(&event.payload, event.seq) {
                         Self::send(ctx, &frame);
@@ -347,10 +360,21 @@ impl AppSession {
                 ctx,
                 &json!({"type": "subscribed", "booking_id": booking_id, "seq": current, "recovered": recovered}),
             );
+            // Everything above `current` arrived live: in seq order, once.
+            buffered.sort_by_key(|f| f.seq.unwrap_or(i64::MAX));
             for frame in buffered {
                 act.deliver(frame, ctx);
             }
         }));
+    }
+
+    /// An `error` frame about one booking (so the app knows which one).
+    fn send_error_about(&self, ctx: &mut ws::WebsocketContext<Self>, code: &str, message: &str, booking_id: Uuid) {
+        let mut frame = frames::error(code, message);
+        if let Some(map) = frame.as_object_mut() {
+            map.insert("booking_id".into(), json!(booking_id));
+        }
+        Self::send(ctx, &frame);
     }
 
     /// Accepting is the ordinary conditional accept (the database decides
