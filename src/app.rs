@@ -26,6 +26,7 @@ use crate::domain::eligibility;
 use crate::domain::identity::{Email, NewPassword, Role, parse_full_name};
 use crate::domain::pricing::StandardPricing;
 use crate::error::BoxError;
+use crate::http::NodePhase;
 use crate::http::{self, AppState, Live, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
 use crate::payments::escrow::Escrow;
@@ -48,6 +49,35 @@ pub struct Application {
     port: u16,
     server: Server,
     live: Live,
+    drain: Drain,
+}
+
+/// What a node does when told to stop (SIGTERM, SIGINT, or a test):
+/// readiness answers 503 at once; after `delay` (the load balancer stops
+/// sending) the listener closes, every socket is told to reconnect
+/// elsewhere and closed with 1001, and in-flight requests finish within
+/// `server.shutdown_timeout_secs`.
+#[derive(Clone)]
+pub struct Drain {
+    signal: Arc<tokio::sync::watch::Sender<crate::http::NodePhase>>,
+    delay: Duration,
+}
+
+impl Drain {
+    /// Drains the node behind `server` and resolves when it has stopped.
+    pub async fn run(&self, server: actix_web::dev::ServerHandle) {
+        if self.signal.send_replace(NodePhase::Draining) != NodePhase::Serving {
+            return; // already draining
+        }
+        tracing::info!(delay_ms = self.delay.as_millis() as u64, "draining: readiness is 503");
+        tokio::time::sleep(self.delay).await;
+        // Close the listener first, so reconnecting clients land elsewhere.
+        let stopped = actix_web::rt::spawn(async move { server.stop(true).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        crate::http::live_sockets_go_away(&self.signal);
+        let _ = stopped.await;
+        tracing::info!("drained");
+    }
 }
 
 impl Application {
@@ -61,7 +91,9 @@ impl Application {
                 tracing::info!(?applied, "migrations applied");
             }
         }
-        let state = web::Data::new(build_state(settings, deps)?);
+        let (signal, _) = tokio::sync::watch::channel(NodePhase::Serving);
+        let signal = Arc::new(signal);
+        let state = web::Data::new(build_state(settings, deps, signal.subscribe())?);
         let settings = state.settings.clone();
         let live = state.live.clone();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
@@ -91,9 +123,11 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        let server = server.listen(listener)?.run();
+        // Signals are ours: a drain, not actix's abrupt stop (see `Drain`).
+        let server = server.disable_signals().listen(listener)?.run();
         tracing::info!(port, environment = settings.environment.as_str(), "kilat listening");
-        Ok(Self { port, server, live })
+        let drain = Drain { signal, delay: Duration::from_millis(settings.server.drain_delay_ms) };
+        Ok(Self { port, server, live, drain })
     }
 
     pub fn port(&self) -> u16 {
@@ -105,10 +139,35 @@ impl Application {
         self.live.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Drains this node on demand (what SIGTERM does; tests use it).
+    pub fn drain(&self) -> (Drain, actix_web::dev::ServerHandle) {
+        (self.drain.clone(), self.server.handle())
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains (see [`Drain`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (drain, handle) = self.drain();
+        actix_web::rt::spawn(async move {
+            if wait_for_stop_signal().await {
+                drain.run(handle).await;
+            }
+        });
         self.server.await
     }
+}
+
+/// True at SIGTERM or SIGINT; false if the signals cannot be listened to.
+async fn wait_for_stop_signal() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT");
+        return false;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = int.recv() => tracing::info!("SIGINT"),
+    }
+    true
 }
 
 /// Starts the node's actors once (outside `HttpServer::new`).
@@ -162,7 +221,11 @@ fn start_actors(
     Ok(Live { dispatcher, dispatch_node, bus, registry, relay, writer, saga })
 }
 
-fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxError> {
+fn build_state(
+    settings: Settings,
+    deps: Dependencies,
+    draining: tokio::sync::watch::Receiver<NodePhase>,
+) -> Result<AppState, BoxError> {
     let pool = db::pool::build(&settings.database)?;
     let redis = RedisHandle::new(&settings.redis)?;
     let quality: Arc<dyn eligibility::QualityPolicy> = Arc::from(
@@ -190,6 +253,7 @@ fn build_state(settings: Settings, deps: Dependencies) -> Result<AppState, BoxEr
         keys,
         passwords,
         hashing,
+        draining,
         mailer: deps.mailer,
         quality,
         pricing: Box::new(StandardPricing),

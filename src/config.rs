@@ -70,6 +70,9 @@ pub struct ServerSettings {
     pub workers: usize,
     pub json_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    /// On SIGTERM, readiness answers 503 this long before the listener
+    /// closes and sockets are told to leave.
+    pub drain_delay_ms: u64,
     pub trust_forwarded_for: bool,
     pub cors_origins: Vec<String>,
 }

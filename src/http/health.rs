@@ -20,7 +20,7 @@ pub async fn health() -> HttpResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// ready | not_ready
+    /// ready | not_ready | draining (shutting down: send traffic elsewhere)
     pub status: &'static str,
     pub service: &'static str,
     /// one entry per dependency: "ready" or "error: <text>"
@@ -56,12 +56,19 @@ fn verdict(result: Result<Result<(), String>, tokio::time::error::Elapsed>) -> S
 }
 
 #[utoipa::path(get, path = "/readiness", tag = "health",
-    responses((status = 200, body = Readiness), (status = 503, description = "a dependency failed", body = Readiness)))]
+    responses((status = 200, body = Readiness), (status = 503, description = "a dependency failed, or the node is draining (SIGTERM)", body = Readiness)))]
 pub async fn readiness(state: web::Data<AppState>) -> HttpResponse {
     let (database, redis) = tokio::join!(check_database(&state), check_redis(&state));
-    let ready = database == "ready" && redis == "ready";
+    let draining = *state.draining.borrow() != super::NodePhase::Serving;
+    let ready = database == "ready" && redis == "ready" && !draining;
     let body = Readiness {
-        status: if ready { "ready" } else { "not_ready" },
+        status: if draining {
+            "draining"
+        } else if ready {
+            "ready"
+        } else {
+            "not_ready"
+        },
         service: "kilat",
         checks: Checks { database, redis },
     };

@@ -51,6 +51,9 @@ pub struct AppState {
     pub passwords: Passwords,
     /// The bounded password-hashing threads (argon2 memory stays flat).
     pub hashing: HashPool,
+    /// Where the node is in its life: draining → readiness 503; sockets
+    /// leave when it reaches `SocketsLeave`.
+    pub draining: tokio::sync::watch::Receiver<NodePhase>,
     pub mailer: Arc<dyn Mailer>,
     pub quality: Arc<dyn QualityPolicy>,
     pub pricing: Box<dyn PricingStrategy>,
@@ -153,6 +156,22 @@ impl AppState {
         let payload = serde_json::to_string(&BusPayload::Refresh).unwrap_or_default();
         self.live.bus.do_send(Publish { channel: user_channel(&self.settings.redis.key_prefix, user_id), payload });
     }
+}
+
+/// A node's life: serving; draining (readiness 503, still serving while
+/// the load balancer notices); its sockets told to reconnect elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodePhase {
+    Serving,
+    Draining,
+    SocketsLeave,
+}
+
+/// Tells every socket of this node to reconnect elsewhere: each session
+/// waits on the phase (a `watch` channel) from its start.
+pub fn live_sockets_go_away(signal: &tokio::sync::watch::Sender<NodePhase>) {
+    tracing::info!(sockets = signal.receiver_count().saturating_sub(1), "telling sockets to reconnect elsewhere");
+    signal.send_replace(NodePhase::SocketsLeave);
 }
 
 /// Every route of the service. Literal segments (`/nearby`, `/me`,

@@ -74,6 +74,7 @@ pub async fn tracking_feed(
         last_heard: Instant::now(),
         user_channel: (state.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
         standing: standing(&state, &user),
+        phase: state.draining.clone(),
     };
     start_tracking(session, &req, stream).map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
 }
@@ -110,6 +111,7 @@ pub async fn app_socket(
         relay: state.live.relay.clone(),
         prefix: state.settings.redis.key_prefix.clone(),
         standing: standing(&state, &user),
+        phase: state.draining.clone(),
     };
     let session = AppSession::new(next_id(), user.id, user.role, deps);
     start_session(session, rt.ws_max_frame_bytes, &req, stream)

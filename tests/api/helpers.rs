@@ -388,6 +388,12 @@ impl TestApp {
     }
 }
 
+impl From<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>> for WsClient {
+    fn from(framed: actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>) -> Self {
+        Self { framed }
+    }
+}
+
 impl WsClient {
     pub async fn send(&mut self, frame: &Value) {
         use futures_util::SinkExt;

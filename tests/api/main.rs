@@ -20,5 +20,6 @@ mod rate_limit;
 mod realtime;
 mod runners;
 mod sessions;
+mod shutdown;
 mod stripe_mock;
 mod trips;

@@ -2,6 +2,35 @@
 //! transport can be swapped for actix-ws without touching anything else).
 
 pub mod session;
+
+use actix::prelude::*;
+
+use crate::http::NodePhase;
+
+/// Runs `leave` on the socket's actor once the node tells its sockets to
+/// reconnect elsewhere (a drain); nothing if the node goes away silently.
+pub fn on_drain<A>(
+    actor: &A,
+    ctx: &mut A::Context,
+    phase: &tokio::sync::watch::Receiver<NodePhase>,
+    leave: fn(&mut A::Context),
+) where
+    A: Actor,
+    A::Context: AsyncContext<A>,
+{
+    let mut phase = phase.clone();
+    let wait = async move { phase.wait_for(|p| *p == NodePhase::SocketsLeave).await.is_ok() };
+    ctx.spawn(wait.into_actor(actor).map(move |told, _, ctx| {
+        if told {
+            leave(ctx);
+        }
+    }));
+}
+
+/// 1001: the node is shutting down; the client reconnects (to another node).
+pub fn going_away() -> ws::CloseReason {
+    ws::CloseReason { code: ws::CloseCode::Away, description: Some("server shutting down; reconnect".into()) }
+}
 pub mod standing;
 pub mod tracking;
 

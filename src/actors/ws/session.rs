@@ -60,6 +60,7 @@ pub struct SessionDeps {
     pub relay: Addr<Relay>,
     pub prefix: String,
     pub standing: Standing,
+    pub phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
 }
 
 /// A runner's socket keeps the runner present (presence key with a TTL)
@@ -103,6 +104,7 @@ pub struct AppSession {
     relay: Addr<Relay>,
     prefix: String,
     standing: Standing,
+    phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
     last_heard: Instant,
     window_start: Instant,
     frames_in_window: u32,
@@ -144,6 +146,7 @@ impl AppSession {
             relay: deps.relay,
             prefix: deps.prefix,
             standing: deps.standing,
+            phase: deps.phase,
             last_heard: now,
             window_start: now,
             frames_in_window: 0,
@@ -453,6 +456,11 @@ impl Actor for AppSession {
                     "server_time": time::format(&Utc::now()), "heartbeat_secs": self.limits.heartbeat.as_secs()}),
         );
         self.touch_presence();
+        super::on_drain(self, ctx, &self.phase, |ctx| {
+            ctx.text(r#"{"type":"reconnect","reason":"server shutting down"}"#);
+            ctx.close(Some(super::going_away()));
+            ctx.stop();
+        });
         ctx.run_interval(self.limits.heartbeat, |act, ctx| {
             if act.standing.due() {
                 act.recheck(ctx);

@@ -32,6 +32,7 @@ pub struct TrackingSession {
     /// (bus, the user's channel): where a ban or logout reaches the socket.
     pub user_channel: (Addr<Bus>, String),
     pub standing: Standing,
+    pub phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
 }
 
 impl TrackingSession {
@@ -59,6 +60,11 @@ impl Actor for TrackingSession {
         let subscribe =
             Subscribe { channel: channel.clone(), subscriber_id: self.id, recipient: ctx.address().recipient() };
         ctx.wait(bus.send(subscribe).into_actor(self).map(|_, _, _| ()));
+        // (the apps' feed takes no new frame types: a plain 1001 close)
+        super::on_drain(self, ctx, &self.phase, |ctx| {
+            ctx.close(Some(super::going_away()));
+            ctx.stop();
+        });
         ctx.run_interval(self.standing.every, |act, ctx| {
             if act.standing.due() {
                 act.recheck(ctx);
