@@ -39,11 +39,11 @@ async fn start_node(settings: &kilat::config::Settings, drain_delay_ms: u64) -> 
         .stderr(Stdio::null())
         .spawn()
         .expect("the kilat binary starts");
-    let address = format!("http://127.0.0.1:{port}");
+    let node = Node { child, address: format!("http://127.0.0.1:{port}") };
     let client = awc::Client::default();
     for _ in 0..200 {
-        if client.get(format!("{address}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Node { child, address };
+        if client.get(format!("{}/health", node.address)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return node;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
