@@ -254,6 +254,7 @@ fn build_state(
         passwords,
         hashing,
         draining,
+        sockets: Default::default(),
         mailer: deps.mailer,
         quality,
         pricing: Box::new(StandardPricing),

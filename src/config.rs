@@ -150,6 +150,7 @@ pub struct RealtimeSettings {
     pub presence_grace_secs: u64,
     pub notifier_interval_ms: u64,
     pub ws_standing_check_secs: u64,
+    pub ws_max_sockets_per_user: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

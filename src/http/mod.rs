@@ -54,6 +54,8 @@ pub struct AppState {
     /// Where the node is in its life: draining → readiness 503; sockets
     /// leave when it reaches `SocketsLeave`.
     pub draining: tokio::sync::watch::Receiver<NodePhase>,
+    /// Open sockets per user on this node (the per-user cap).
+    pub sockets: crate::actors::ws::SocketCounts,
     pub mailer: Arc<dyn Mailer>,
     pub quality: Arc<dyn QualityPolicy>,
     pub pricing: Box<dyn PricingStrategy>,

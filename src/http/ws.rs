@@ -13,14 +13,26 @@ use super::AppState;
 use super::extract::{AuthUser, authenticate, bearer_token};
 use crate::actors::payload::{presence_key, sockets_key, user_channel};
 use crate::actors::registry::next_id;
+use crate::actors::ws::SocketSlot;
+use crate::actors::ws::inbound::Assembler;
 use crate::actors::ws::session::{AppSession, Presence, SessionDeps, SessionLimits};
 use crate::actors::ws::standing::Standing;
+use crate::actors::ws::tracking::MAX_FRAME;
 use crate::actors::ws::tracking::TrackingSession;
 use crate::actors::ws::{start_session, start_tracking};
 use crate::db::bookings;
 use crate::domain::booking::Actor;
 use crate::domain::identity::Role;
 use crate::error::AppError;
+
+/// A place under the user's socket cap on this node, or a raw 429 before
+/// the upgrade.
+fn socket_slot(state: &AppState, user: &AuthUser) -> Result<SocketSlot, AppError> {
+    state
+        .sockets
+        .take(user.id, state.settings.realtime.ws_max_sockets_per_user)
+        .ok_or_else(|| raw(StatusCode::TOO_MANY_REQUESTS, "too many open sockets for this user"))
+}
 
 /// What a socket re-checks about its user while it is open.
 fn standing(state: &AppState, user: &AuthUser) -> Standing {
@@ -58,6 +70,7 @@ pub async fn tracking_feed(
     let user = authenticate(&state, &token).await?;
     let booking_id =
         Uuid::parse_str(path.trim()).map_err(|_| raw(StatusCode::BAD_REQUEST, "invalid booking ID format"))?;
+    let slot = socket_slot(&state, &user)?;
     let mut conn = state.pool.get().await?;
     let booking =
         bookings::find(&mut conn, booking_id).await?.ok_or_else(|| raw(StatusCode::NOT_FOUND, "booking not found"))?;
@@ -75,6 +88,8 @@ pub async fn tracking_feed(
         user_channel: (state.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
         standing: standing(&state, &user),
         phase: state.draining.clone(),
+        inbound: Assembler::new(MAX_FRAME, state.settings.realtime.ws_max_frames_per_sec),
+        slot,
     };
     start_tracking(session, &req, stream).map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
 }
@@ -87,11 +102,13 @@ pub async fn app_socket(
 ) -> Result<HttpResponse, AppError> {
     let token = bearer_token(&req)?;
     let user = authenticate(&state, &token).await?;
+    let slot = socket_slot(&state, &user)?;
     let rt = &state.settings.realtime;
     let limits = SessionLimits {
         heartbeat: Duration::from_secs(rt.ws_heartbeat_secs),
         client_timeout: Duration::from_secs(rt.ws_client_timeout_secs),
         max_frames_per_sec: rt.ws_max_frames_per_sec,
+        max_frame_bytes: rt.ws_max_frame_bytes,
     };
     let presence = (user.role == Role::Runner).then(|| Presence {
         bus: state.live.bus.clone(),
@@ -112,6 +129,7 @@ pub async fn app_socket(
         prefix: state.settings.redis.key_prefix.clone(),
         standing: standing(&state, &user),
         phase: state.draining.clone(),
+        slot,
     };
     let session = AppSession::new(next_id(), user.id, user.role, deps);
     start_session(session, rt.ws_max_frame_bytes, &req, stream)

@@ -405,6 +405,12 @@ impl WsClient {
         self.framed.send(awc::ws::Message::Text(text.into())).await.unwrap();
     }
 
+    /// Any frame, as built (fragments, binary).
+    pub async fn send_message(&mut self, message: awc::ws::Message) {
+        use futures_util::SinkExt;
+        self.framed.send(message).await.unwrap();
+    }
+
     pub async fn send_binary(&mut self, bytes: &'static [u8]) {
         use futures_util::SinkExt;
         self.framed.send(awc::ws::Message::Binary(bytes.into())).await.unwrap();

@@ -21,5 +21,6 @@ mod realtime;
 mod runners;
 mod sessions;
 mod shutdown;
+mod sockets;
 mod stripe_mock;
 mod trips;

@@ -1,9 +1,14 @@
 //! WebSocket sessions: the only place that imports actix-web-actors (so the
 //! transport can be swapped for actix-ws without touching anything else).
 
+pub mod inbound;
 pub mod session;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use actix::prelude::*;
+use uuid::Uuid;
 
 use crate::http::NodePhase;
 
@@ -25,6 +30,49 @@ pub fn on_drain<A>(
             leave(ctx);
         }
     }));
+}
+
+/// Open sockets per user on this node, capped (`realtime.ws_max_sockets_per_user`).
+#[derive(Clone, Default)]
+pub struct SocketCounts {
+    open: Arc<Mutex<HashMap<Uuid, u32>>>,
+}
+
+impl SocketCounts {
+    /// A place for one more socket of `user`, or `None` at the cap.
+    pub fn take(&self, user: Uuid, cap: u32) -> Option<SocketSlot> {
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(user).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(SocketSlot { counts: self.clone(), user })
+    }
+
+    pub fn open_for(&self, user: Uuid) -> u32 {
+        self.open.lock().map(|o| o.get(&user).copied().unwrap_or(0)).unwrap_or(0)
+    }
+}
+
+/// One socket's place under its user's cap; dropping it (the session
+/// actor ends, on any path) frees the place.
+pub struct SocketSlot {
+    counts: SocketCounts,
+    user: Uuid,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.counts.open.lock() {
+            if let Some(n) = open.get_mut(&self.user) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&self.user);
+                }
+            }
+        }
+    }
 }
 
 /// 1001: the node is shutting down; the client reconnects (to another node).

@@ -27,6 +27,8 @@ use crate::actors::payload::dispatch_channel;
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
 use crate::actors::runner::RunnerActor;
+use crate::actors::ws::SocketSlot;
+use crate::actors::ws::inbound::{Assembler, Inbound};
 use crate::actors::ws::standing::{self, Heard, Standing};
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
@@ -45,6 +47,8 @@ pub struct SessionLimits {
     pub heartbeat: Duration,
     pub client_timeout: Duration,
     pub max_frames_per_sec: u32,
+    /// Largest message, whole or reassembled from fragments.
+    pub max_frame_bytes: usize,
 }
 
 /// What a session is built with.
@@ -61,6 +65,7 @@ pub struct SessionDeps {
     pub prefix: String,
     pub standing: Standing,
     pub phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
+    pub slot: SocketSlot,
 }
 
 /// A runner's socket keeps the runner present (presence key with a TTL)
@@ -106,8 +111,10 @@ pub struct AppSession {
     standing: Standing,
     phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
     last_heard: Instant,
-    window_start: Instant,
-    frames_in_window: u32,
+    /// Whole messages from frames: reassembly, flood limit, close codes.
+    inbound: Assembler,
+    /// This socket's place under the per-user cap (freed when dropped).
+    _slot: SocketSlot,
     watching: HashSet<Uuid>,
     /// Live frames that arrive while a subscription's replay is in flight.
     replaying: HashMap<Uuid, Vec<Outbound>>,
@@ -132,6 +139,7 @@ struct Incoming {
 impl AppSession {
     pub fn new(id: u64, user_id: Uuid, role: Role, deps: SessionDeps) -> Self {
         let now = Instant::now();
+        let inbound = Assembler::new(deps.limits.max_frame_bytes, deps.limits.max_frames_per_sec);
         Self {
             id,
             user_id,
@@ -148,8 +156,8 @@ impl AppSession {
             standing: deps.standing,
             phase: deps.phase,
             last_heard: now,
-            window_start: now,
-            frames_in_window: 0,
+            inbound,
+            _slot: deps.slot,
             watching: HashSet::new(),
             replaying: HashMap::new(),
             last_sent_seq: HashMap::new(),
@@ -205,16 +213,6 @@ impl AppSession {
             recent.push_back(seq);
         }
         ctx.text(&*frame.text);
-    }
-
-    /// Floods close the socket: more than the allowed frames in a second.
-    fn over_rate(&mut self) -> bool {
-        if self.window_start.elapsed() >= Duration::from_secs(1) {
-            self.window_start = Instant::now();
-            self.frames_in_window = 0;
-        }
-        self.frames_in_window += 1;
-        self.frames_in_window > self.limits.max_frames_per_sec
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
@@ -584,34 +582,18 @@ impl Handler<Outbound> for AppSession {
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AppSession {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         self.last_heard = Instant::now();
-        let msg = match msg {
-            Ok(msg) => msg,
-            Err(err) => {
-                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Size, description: Some(err.to_string()) }));
-                ctx.stop();
-                return;
-            }
-        };
-        match msg {
-            ws::Message::Ping(bytes) => ctx.pong(&bytes),
-            ws::Message::Pong(_) | ws::Message::Nop => {}
-            ws::Message::Close(reason) => {
+        match self.inbound.accept(msg) {
+            Inbound::Text(text) => self.on_text(&text, ctx),
+            Inbound::Binary(_) => Self::error(ctx, "unsupported", "send JSON text frames"),
+            Inbound::Ping(bytes) => ctx.pong(&bytes),
+            Inbound::Nothing => {}
+            Inbound::Close(reason) => {
                 ctx.close(reason);
                 ctx.stop();
             }
-            ws::Message::Text(text) => {
-                if self.over_rate() {
-                    ctx.close(Some(ws::CloseReason {
-                        code: ws::CloseCode::Policy,
-                        description: Some("too many frames".into()),
-                    }));
-                    ctx.stop();
-                    return;
-                }
-                self.on_text(&text, ctx);
-            }
-            ws::Message::Binary(_) | ws::Message::Continuation(_) => {
-                Self::error(ctx, "unsupported", "send JSON text frames");
+            Inbound::Abort(reason) => {
+                ctx.close(Some(reason));
+                ctx.stop();
             }
         }
     }

@@ -13,6 +13,8 @@ use crate::actors::bus::Bus;
 use crate::actors::messages::{BusMessage, FrameKind, Outbound, SessionClosed, Subscribe, Unsubscribe, Watch};
 use crate::actors::payload::BusPayload;
 use crate::actors::registry::Registry;
+use crate::actors::ws::SocketSlot;
+use crate::actors::ws::inbound::{Assembler, Inbound};
 use crate::actors::ws::standing::{self, Heard, Standing};
 
 /// Contract §3.2: server ping every 54 s, read deadline 60 s.
@@ -33,6 +35,9 @@ pub struct TrackingSession {
     pub user_channel: (Addr<Bus>, String),
     pub standing: Standing,
     pub phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
+    /// Inbound frames count toward the flood limit like on `/ws`.
+    pub inbound: Assembler,
+    pub slot: SocketSlot,
 }
 
 impl TrackingSession {
@@ -133,14 +138,10 @@ impl Handler<Outbound> for TrackingSession {
 
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for TrackingSession {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        match msg {
-            Ok(ws::Message::Ping(bytes)) => {
-                self.last_heard = Instant::now();
-                ctx.pong(&bytes);
-            }
-            Ok(ws::Message::Pong(_)) => self.last_heard = Instant::now(),
-            Ok(ws::Message::Text(text)) => {
-                self.last_heard = Instant::now();
+        self.last_heard = Instant::now();
+        match self.inbound.accept(msg) {
+            Inbound::Ping(bytes) => ctx.pong(&bytes),
+            Inbound::Text(text) => {
                 let is_ping = serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
                     .is_some_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("ping"));
@@ -148,16 +149,14 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for TrackingSession {
                     ctx.text(r#"{"type":"pong"}"#);
                 }
             }
-            Ok(ws::Message::Close(reason)) => {
+            Inbound::Binary(_) | Inbound::Nothing => {}
+            Inbound::Close(reason) => {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Ok(ws::Message::Binary(_) | ws::Message::Continuation(_) | ws::Message::Nop) => {
-                self.last_heard = Instant::now();
-            }
-            Err(err) => {
-                tracing::debug!(error = %err, "tracking socket protocol error; closing");
-                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Size, description: Some(err.to_string()) }));
+            Inbound::Abort(reason) => {
+                tracing::debug!(?reason, "tracking socket closed for a protocol fault or flood");
+                ctx.close(Some(reason));
                 ctx.stop();
             }
         }
