@@ -119,6 +119,7 @@ async fn openapi_lists_every_route() {
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
         "/api/v1/auth/logout",
+        "/api/v1/auth/logout-all",
         "/api/v1/auth/profile",
         "/api/v1/auth/forgot-password",
         "/api/v1/auth/reset-password",
@@ -184,4 +185,21 @@ async fn nul_characters_are_a_client_mistake_not_a_500() {
     booking["pet_spec"]["breed"] = json!("Bea\u{0}gle");
     let resp = app.post("/api/v1/bookings", Some(&owner.access), &booking).await;
     assert_eq!(resp.status, 400, "{}", resp.text);
+}
+
+#[actix_web::test]
+async fn the_role_guards_403_is_raw_in_the_spec_and_on_the_wire() {
+    let app = spawn_app().await;
+    let owner = app.register("wrong-role@example.my", "owner").await;
+    let spec = app.get("/api/v1/openapi.json", None).await.body;
+    for (method, path) in kilat::http::openapi::ROLE_GUARDED {
+        let op = &spec["paths"][*path][*method];
+        let schema = op["responses"]["403"]["content"]["application/json"]["schema"].to_string();
+        assert!(schema.contains("RawError"), "{method} {path}: {schema}");
+        assert!(op["responses"]["401"].is_object(), "{method} {path} documents 401");
+    }
+    // What an owner gets from a runner-only route is exactly that.
+    let resp = app.post("/api/v1/runners/me/online", Some(&owner.access), &serde_json::json!({})).await;
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.body, serde_json::json!({"error": "insufficient permissions"}));
 }
