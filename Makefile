@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps check fmt clippy schema-check release docker cluster cluster-down demo bench
+.PHONY: run test deps check fmt clippy schema-check release docker cluster cluster-down demo bench faults
 
 ## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
 run: deps
@@ -46,6 +46,11 @@ cluster-down:
 ## Every benchmark (Redis bound, fan-out vs the Bun peer, idle sockets, dispatch); see BENCHMARKS.md.
 bench:
 	bash scripts/bench.sh
+
+## Events under faults: trips watched over /ws while a node is killed, Redis and
+## PostgreSQL restart and a node drains (restarts this machine's Redis and PostgreSQL).
+faults:
+	bash scripts/faults.sh
 
 ## A live city: the cluster, then `kilat simulate` through the load balancer.
 DEMO_FLAGS ?= --runners 40 --owners 10 --duration 30 --bookings-per-sec 1 --ping-hz 2

@@ -4,7 +4,7 @@
 # upgrade, no sticky sessions), on the PostgreSQL/PostGIS and Redis that
 # scripts/deps.sh starts. deploy/nginx.conf (compose) mirrors it.
 #
-#   scripts/cluster.sh up | down | status
+#   scripts/cluster.sh up | down | status | node 1|2   (node: start one node again)
 #
 # The nodes run in the local environment (simulated payments) with rate
 # limits raised for load generators (CLUSTER_RATE_LIMIT, default 1000000
@@ -39,6 +39,19 @@ stop_nodes() {
   fi
 }
 
+start_node() { # index: (re)starts one node (node 1 migrates)
+  local i=$1 port=${ports[$(($1 - 1))]} migrate
+  migrate=$([ "$i" -eq 1 ] && echo "" || echo "--no-migrate")
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$port KILAT__SERVER__TRUST_FORWARDED_FOR=true \
+    KILAT__RATE_LIMIT__AUTH_PER_MINUTE=$limit KILAT__RATE_LIMIT__API_PER_MINUTE=$limit \
+    KILAT__LOG__FORMAT=json KILAT__LOG__LEVEL=${CLUSTER_LOG_LEVEL:-warn} \
+    nohup target/release/kilat serve $migrate >>"$dir/node$i.log" 2>&1 &
+  echo $! >"$dir/node$i.pid"
+  wait_http "http://127.0.0.1:$port/health" 60 || { say "node $i did not start:"; tail -5 "$dir/node$i.log"; exit 1; }
+  say "node $i on :$port (pid $(cat "$dir/node$i.pid"))"
+}
+
 case "${1:-up}" in
   up)
     bash scripts/deps.sh
@@ -54,15 +67,7 @@ case "${1:-up}" in
     stop_nodes
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     for i in 1 2; do
-      port=${ports[$((i - 1))]}
-      migrate=$([ "$i" -eq 1 ] && echo "" || echo "--no-migrate")
-      KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$port KILAT__SERVER__TRUST_FORWARDED_FOR=true \
-        KILAT__RATE_LIMIT__AUTH_PER_MINUTE=$limit KILAT__RATE_LIMIT__API_PER_MINUTE=$limit \
-        KILAT__LOG__FORMAT=json KILAT__LOG__LEVEL=${CLUSTER_LOG_LEVEL:-warn} \
-        nohup target/release/kilat serve $migrate >"$dir/node$i.log" 2>&1 &
-      echo $! >"$dir/node$i.pid"
-      wait_http "http://127.0.0.1:$port/health" 60 || { say "node $i did not start:"; tail -5 "$dir/node$i.log"; exit 1; }
-      say "node $i on :$port (pid $(cat "$dir/node$i.pid"))"
+      start_node "$i"
     done
     cat >"$dir/nginx.conf" <<NGINX
 worker_processes 1;
@@ -105,6 +110,10 @@ NGINX
     say "load balancer on http://127.0.0.1:$lb_port (round robin over :${ports[0]} and :${ports[1]})"
     say "stop with: make cluster-down"
     ;;
+  node) # scripts/cluster.sh node 1|2: start that node again (after a kill)
+    mkdir -p "$dir"
+    start_node "${2:?node 1 or 2}"
+    ;;
   down)
     export PATH="$PATH:/usr/sbin"
     stop_nodes
@@ -118,7 +127,7 @@ NGINX
     if curl -fsS -o /dev/null "http://127.0.0.1:$lb_port/health" 2>/dev/null; then say "lb :$lb_port up"; else say "lb :$lb_port down"; fi
     ;;
   *)
-    echo "usage: scripts/cluster.sh up|down|status" >&2
+    echo "usage: scripts/cluster.sh up|down|status|node N" >&2
     exit 2
     ;;
 esac
