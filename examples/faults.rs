@@ -118,6 +118,7 @@ async fn watch(
     let mut bookings: Vec<Uuid> = Vec::new();
     let ws_url = format!("{}/ws?token={token}", api.base.replace("http://", "ws://"));
     let mut first = true;
+    let mut driving = true;
     while Instant::now() < until {
         if !first {
             api.tally.borrow_mut().reconnect_attempts += 1;
@@ -139,8 +140,9 @@ async fn watch(
         loop {
             let left = until.saturating_duration_since(Instant::now());
             tokio::select! {
-                booking = new_bookings.recv() => {
-                    let Some(b) = booking else { break };
+                booking = new_bookings.recv(), if driving => {
+                    // (the driver is done: keep watching what it booked)
+                    let Some(b) = booking else { driving = false; continue };
                     bookings.push(b);
                     let frame = json!({"type": "subscribe", "booking_id": b, "last_seq": 0}).to_string();
                     if framed.send(awc::ws::Message::Text(frame.into())).await.is_err() { break; }

@@ -10,7 +10,8 @@
 //! ```text
 //! ulimit -n 65536
 //! KILAT__SERVER__PORT=8081 target/release/kilat serve &
-//! KILAT__SERVER__PORT=8082 target/release/kilat serve --no-migrate &   # note its pid
+//! KILAT__SERVER__PORT=8082 KILAT__REALTIME__WS_MAX_SOCKETS_PER_USER=1000000 \
+//!     target/release/kilat serve --no-migrate &   # note its pid (one owner holds the idle sockets)
 //! cargo run --release --example probe -- --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
 //!     --pid-b <pid> --pings 3000 --rate 1000 --idle 10000
 //! ```

@@ -25,8 +25,10 @@ echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10485
 # the load generators (release)
 cargo build --release --examples -q
 
-# kilat cluster with the per-socket frame limit lifted for the generator
+# kilat cluster with the per-socket frame limit and the per-user socket cap
+# lifted for the generators (one generator user holds thousands of sockets)
 export KILAT__REALTIME__WS_MAX_FRAMES_PER_SEC=1000000
+export KILAT__REALTIME__WS_MAX_SOCKETS_PER_USER=1000000
 bash scripts/cluster.sh up
 # these machines' PostgreSQL runs with autovacuum off: start from vacuumed tables
 psql "${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true

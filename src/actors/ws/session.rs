@@ -165,20 +165,9 @@ impl AppSession {
         }
     }
 
-    /// The user's session is over: close with 1008 on this node.
-    fn end(ctx: &mut ws::WebsocketContext<Self>) {
-        ctx.close(Some(standing::ended_reason()));
-        ctx.stop();
-    }
-
     /// Reads the user's standing again; closes the socket when it is gone.
     fn recheck(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        let check = self.standing.check();
-        ctx.spawn(check.into_actor(self).map(|standing, _, ctx| {
-            if let Ok(false) = standing {
-                Self::end(ctx);
-            }
-        }));
+        standing::recheck(&self.standing, self, ctx);
     }
 
     fn touch_presence(&self) {
@@ -420,7 +409,7 @@ impl AppSession {
             }
             Err(AppError::Auth { .. }) => {
                 Self::error(ctx, "session_ended", "your session has ended; sign in again");
-                Self::end(ctx);
+                standing::end(ctx);
             }
             Err(err) => Self::error(ctx, "offer_failed", &err.to_string()),
         }));
@@ -498,7 +487,7 @@ impl Handler<BusMessage> for AppSession {
             Err(_) => return,
         };
         match self.standing.hear(&payload) {
-            Heard::Ended => return Self::end(ctx),
+            Heard::Ended => return standing::end(ctx),
             Heard::Recheck => return self.recheck(ctx),
             Heard::Other => {}
         }

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use actix::prelude::*;
 use actix_web_actors::ws;
 use uuid::Uuid;
 
@@ -20,6 +21,28 @@ use crate::db::{PgPool, users};
 /// Close code and reason of a socket whose session is over (RFC 6455 1008).
 pub fn ended_reason() -> ws::CloseReason {
     ws::CloseReason { code: ws::CloseCode::Policy, description: Some("session ended".into()) }
+}
+
+/// The user's session is over: close the socket with 1008 on this node.
+pub fn end<A>(ctx: &mut ws::WebsocketContext<A>)
+where
+    A: Actor<Context = ws::WebsocketContext<A>>,
+{
+    ctx.close(Some(ended_reason()));
+    ctx.stop();
+}
+
+/// Reads the standing again in the background; closes the socket when it
+/// is gone (a database that cannot say leaves the socket open).
+pub fn recheck<A>(standing: &Standing, actor: &A, ctx: &mut ws::WebsocketContext<A>)
+where
+    A: Actor<Context = ws::WebsocketContext<A>>,
+{
+    ctx.spawn(standing.check().into_actor(actor).map(|standing, _, ctx| {
+        if let Ok(false) = standing {
+            end(ctx);
+        }
+    }));
 }
 
 /// What `payload` means for a socket opened in session `own`.

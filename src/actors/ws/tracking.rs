@@ -41,18 +41,8 @@ pub struct TrackingSession {
 }
 
 impl TrackingSession {
-    fn end(ctx: &mut ws::WebsocketContext<Self>) {
-        ctx.close(Some(standing::ended_reason()));
-        ctx.stop();
-    }
-
     fn recheck(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        let check = self.standing.check();
-        ctx.spawn(check.into_actor(self).map(|standing, _, ctx| {
-            if let Ok(false) = standing {
-                Self::end(ctx);
-            }
-        }));
+        standing::recheck(&self.standing, self, ctx);
     }
 }
 
@@ -111,7 +101,7 @@ impl Handler<BusMessage> for TrackingSession {
             return;
         };
         match self.standing.hear(&payload) {
-            Heard::Ended => Self::end(ctx),
+            Heard::Ended => standing::end(ctx),
             Heard::Recheck => self.recheck(ctx),
             Heard::Other => {}
         }
