@@ -28,11 +28,17 @@ wait_http() { # url seconds
 }
 
 stop_nodes() {
+  local pids=()
   for i in 1 2; do
     if [ -f "$dir/node$i.pid" ]; then
+      pids+=("$(cat "$dir/node$i.pid")")
       kill "$(cat "$dir/node$i.pid")" 2>/dev/null || true
       rm -f "$dir/node$i.pid"
     fi
+  done
+  # SIGTERM drains (readiness 503, then sockets told to leave): wait for it.
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 250); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
   if [ -f "$dir/nginx.pid" ]; then
     nginx -p "$dir" -c "$dir/nginx.conf" -s quit 2>/dev/null || kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true

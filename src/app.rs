@@ -91,13 +91,14 @@ impl Application {
                 tracing::info!(?applied, "migrations applied");
             }
         }
+        // Bind before any actor starts: a taken port fails fast and cleanly.
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .map_err(|e| format!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let (signal, _) = tokio::sync::watch::channel(NodePhase::Serving);
         let signal = Arc::new(signal);
         let state = web::Data::new(build_state(settings, deps, signal.subscribe())?);
         let settings = state.settings.clone();
         let live = state.live.clone();
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .map_err(|e| format!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
         let json_limit = settings.server.json_limit_bytes;
         let app_settings = settings.clone();

@@ -1,6 +1,7 @@
 //! WebSocket sessions: the only place that imports actix-web-actors (so the
 //! transport can be swapped for actix-ws without touching anything else).
 
+pub mod delivered;
 pub mod inbound;
 pub mod session;
 

@@ -5,7 +5,7 @@
 //! an `error` frame and the socket stays open, unless it is abuse (oversized
 //! frames, floods), which closes it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -28,6 +28,7 @@ use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
 use crate::actors::runner::RunnerActor;
 use crate::actors::ws::SocketSlot;
+use crate::actors::ws::delivered::Delivered;
 use crate::actors::ws::inbound::{Assembler, Inbound};
 use crate::actors::ws::standing::{self, Heard, Standing};
 use crate::db::{PgPool, bookings, outbox};
@@ -118,9 +119,9 @@ pub struct AppSession {
     watching: HashSet<Uuid>,
     /// Live frames that arrive while a subscription's replay is in flight.
     replaying: HashMap<Uuid, Vec<Outbound>>,
-    last_sent_seq: HashMap<Uuid, i64>,
-    /// The last few status `seq`s sent live per booking (replay skips them).
-    recent_seqs: HashMap<Uuid, VecDeque<i64>>,
+    /// Per booking, the status `seq`s this socket has (each sent once,
+    /// whichever path brings it first, in whatever order).
+    delivered: HashMap<Uuid, Delivered>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,8 +161,7 @@ impl AppSession {
             _slot: deps.slot,
             watching: HashSet::new(),
             replaying: HashMap::new(),
-            last_sent_seq: HashMap::new(),
-            recent_seqs: HashMap::new(),
+            delivered: HashMap::new(),
         }
     }
 
@@ -186,20 +186,14 @@ impl AppSession {
         Self::send(ctx, &frames::error(code, message));
     }
 
-    /// Delivers a live frame once: status frames at or below what this
-    /// socket already has (from a replay) are skipped.
+    /// Delivers a live frame once: a status frame this socket already has
+    /// (live from the other path, or from a replay) is skipped; one that
+    /// arrives late, below a newer one, is still sent (apps order by seq).
     fn deliver(&mut self, frame: Outbound, ctx: &mut ws::WebsocketContext<Self>) {
         if let Some(seq) = frame.seq {
-            let last = self.last_sent_seq.entry(frame.booking_id).or_insert(0);
-            if seq <= *last {
+            if !self.delivered.entry(frame.booking_id).or_default().first_time(seq) {
                 return;
             }
-            *last = seq;
-            let recent = self.recent_seqs.entry(frame.booking_id).or_default();
-            if recent.len() == 16 {
-                recent.pop_front();
-            }
-            recent.push_back(seq);
         }
         ctx.text(&*frame.text);
     }
@@ -335,17 +329,19 @@ impl AppSession {
                 Some(seen) if seen > current => false,
                 Some(seen) => (current - seen) as usize <= MAX_REPLAY && missed.len() == (current - seen) as usize,
             };
-            let sent = act.recent_seqs.get(&booking_id).cloned().unwrap_or_default();
+            let delivered = act.delivered.entry(booking_id).or_default();
             if recovered {
                 // A status pushed live on the user's channel just before this
                 // subscribe is not sent twice (frames carry `seq`; apps order by it).
-                for event in missed.iter().filter(|e| !sent.contains(&e.seq)) {
+                for event in &missed {
                     if let Some(frame) = frames::status(&event.payload, event.seq) {
-                        Self::send(ctx, &frame);
+                        if delivered.first_time(event.seq) {
+                            Self::send(ctx, &frame);
+                        }
                     }
                 }
             }
-            act.last_sent_seq.entry(booking_id).and_modify(|s| *s = (*s).max(current)).or_insert(current);
+            delivered.cover_up_to(current);
             Self::send(
                 ctx,
                 &json!({"type": "subscribed", "booking_id": booking_id, "seq": current, "recovered": recovered}),
@@ -421,8 +417,7 @@ impl AppSession {
         };
         if self.watching.remove(&booking_id) {
             self.registry.do_send(Unwatch { booking_id, session_id: self.id });
-            self.last_sent_seq.remove(&booking_id);
-            self.recent_seqs.remove(&booking_id);
+            self.delivered.remove(&booking_id);
         }
         Self::send(ctx, &json!({"type": "unsubscribed", "booking_id": booking_id}));
     }
