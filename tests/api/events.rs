@@ -148,3 +148,34 @@ async fn a_failed_subscription_names_its_booking() {
     let frame = subscribed(&mut ws, &missing).await;
     assert_eq!((frame["type"].as_str(), frame["code"].as_str()), (Some("error"), Some("not_found")), "{frame}");
 }
+
+#[actix_web::test]
+async fn a_status_that_arrives_after_a_newer_one_is_still_delivered() {
+    let app = spawn_app().await;
+    let owner = app.register("order-owner@example.my", "owner").await;
+    let runner = ready_runner(&app, "order-runner@example.my", dog_crate(), PICKUP).await;
+    let booking = book(&app, &owner, &worked_example()).await;
+    let bid = id(&booking);
+    assert_eq!(app.post(&format!("/api/v1/bookings/{bid}/accept"), Some(&runner.access), &json!({})).await.status, 200);
+    let mut ws = app.ws(&format!("/ws?token={}", owner.access)).await;
+    ws.next_of("hello").await;
+    ws.send(&json!({"type": "subscribe", "booking_id": bid, "last_seq": 0})).await;
+    let current = subscribed(&mut ws, &bid).await["seq"].as_i64().unwrap();
+
+    // After a Redis outage the user's channel can carry a newer event
+    // before the booking's actor has caught up the one before it.
+    let newer = json!({"kind": "event", "seq": current + 2, "event": {
+        "type": "booking.delivery_confirmed", "time": "2026-12-01T10:00:00Z",
+        "data": {"booking_id": bid, "old_status": "in_progress", "new_status": "delivered"}}});
+    let client = ::redis::Client::open(app.settings.redis.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{}user:{}", app.settings.redis.key_prefix, owner.user_id);
+    let _: i64 = ::redis::cmd("PUBLISH").arg(&channel).arg(newer.to_string()).query_async(&mut conn).await.unwrap();
+    let first = ws.next_of("booking.status").await;
+    assert_eq!(first["seq"], current + 2);
+
+    // The older one (the pickup) then arrives: it is not dropped.
+    assert_eq!(app.post(&format!("/api/v1/bookings/{bid}/pickup"), Some(&runner.access), &json!({})).await.status, 200);
+    let late = ws.next_of("booking.status").await;
+    assert_eq!((late["seq"].as_i64(), late["new_status"].as_str()), (Some(current + 1), Some("in_progress")), "{late}");
+}
