@@ -2,9 +2,9 @@
 //! password hashes, and the random tokens we store only as SHA-256 hashes.
 //! Used by the HTTP extractor and, later, by WebSocket upgrades.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -165,12 +165,30 @@ impl Passwords {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
+    /// A PHC string (`$argon2id$v=19$m=…,t=…,p=1$<salt>$<hash>`), computed
+    /// in this thread's reused argon2 memory.
     pub fn hash(&self, password: &str) -> Result<String, BoxError> {
-        let hash: PasswordHash = self.hasher().hash_password(password.as_bytes()).map_err(|e| e.to_string())?;
-        Ok(hash.to_string())
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let mut out = [0u8; 32];
+        with_blocks(self.params.block_count(), |blocks| {
+            self.hasher().hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+        })
+        .map_err(|e| e.to_string())?;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost(),
+            b64(&salt),
+            b64(&out)
+        ))
     }
 
-    /// False for a wrong password or an unreadable stored hash.
+    /// False for a wrong password or an unreadable stored hash. The stored
+    /// hash's own parameters are used (hashes made under an older cost
+    /// still verify), in this thread's reused argon2 memory.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let (stored, real) = match stored {
             Some(stored) => (stored, true),
@@ -179,8 +197,46 @@ impl Passwords {
         let Ok(parsed) = PasswordHash::new(stored) else {
             return false;
         };
-        self.hasher().verify_password(password.as_bytes(), &parsed).is_ok() && real
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(parsed.algorithm.as_str()), Params::try_from(&parsed))
+        else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(version)) => version,
+            Some(Err(_)) => return false,
+        };
+        let mut out = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let computed = with_blocks(params.block_count(), |blocks| {
+            argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+        });
+        // `Output` compares in constant time.
+        let matches = computed.is_ok() && Output::new(&out).is_ok_and(|out| out == *expected);
+        matches && real
     }
+}
+
+thread_local! {
+    /// argon2's working memory, kept by each hashing thread: allocated once
+    /// at the largest cost seen, reused by every hash after it.
+    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_blocks<T>(count: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    BLOCKS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut blocks) => {
+            if blocks.len() < count {
+                blocks.resize(count, Block::default());
+            }
+            work(&mut blocks[..count])
+        }
+        // (re-entered on this thread: a buffer of its own)
+        Err(_) => work(&mut vec![Block::default(); count]),
+    })
 }
 
 /// Password hashing off the event loop, bounded: `threads` dedicated
@@ -324,6 +380,25 @@ mod tests {
         assert_eq!(first.await.unwrap(), Some(1));
         assert_eq!(second.await.unwrap(), Some(2));
         assert_eq!(pool.run(|| 4).await, Some(4));
+    }
+
+    #[test]
+    fn our_hashes_and_the_librarys_verify_each_other() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let passwords = Passwords::new(&settings()).unwrap();
+        let library = Argon2::new(Algorithm::Argon2id, Version::V0x13, passwords.params.clone());
+        let ours = passwords.hash("correct horse").unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{ours}");
+        assert!(library.verify_password(b"correct horse", &PasswordHash::new(&ours).unwrap()).is_ok());
+        assert!(library.verify_password(b"wrong horse", &PasswordHash::new(&ours).unwrap()).is_err());
+        // Hashes stored before (made by the library), at another cost too.
+        let theirs = library.hash_password(b"battery staple").unwrap().to_string();
+        assert!(passwords.verify("battery staple", Some(&theirs)));
+        assert!(!passwords.verify("battery stapler", Some(&theirs)));
+        let older = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(128, 2, 1, None).unwrap());
+        let older = older.hash_password(b"old cost").unwrap().to_string();
+        assert!(passwords.verify("old cost", Some(&older)));
+        assert!(!passwords.verify("new cost", Some(&older)));
     }
 
     #[test]
