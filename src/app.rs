@@ -18,6 +18,7 @@ use crate::actors::presence::PresenceSweeper;
 use crate::actors::registry::Registry;
 use crate::actors::relay::Relay;
 use crate::auth::{HashPool, Passwords, TokenKeys};
+use crate::config::QualityPolicyName;
 use crate::config::Settings;
 use crate::db::redis::RedisHandle;
 use crate::db::{self, users};
@@ -229,10 +230,10 @@ fn build_state(
 ) -> Result<AppState, BoxError> {
     let pool = db::pool::build(&settings.database)?;
     let redis = RedisHandle::new(&settings.redis)?;
-    let quality: Arc<dyn eligibility::QualityPolicy> = Arc::from(
-        eligibility::quality_policy(&settings.marketplace.quality_policy)
-            .ok_or_else(|| format!("unknown quality policy {}", settings.marketplace.quality_policy))?,
-    );
+    let quality: Arc<dyn eligibility::QualityPolicy> = match settings.marketplace.quality_policy {
+        QualityPolicyName::Standard => Arc::new(eligibility::StandardQuality),
+        QualityPolicyName::FiveStar => Arc::new(eligibility::FiveStarQuality),
+    };
     let escrow = Arc::new(Escrow {
         pool: pool.clone(),
         gateway: crate::payments::gateway(&settings)?,

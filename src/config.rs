@@ -35,6 +35,40 @@ impl Environment {
     }
 }
 
+/// When a new booking is pushed to runners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchTrigger {
+    /// As soon as it is requested.
+    Created,
+    /// Only once its payment is held in escrow.
+    EscrowHeld,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentProvider {
+    /// async-stripe, manual-capture PaymentIntents.
+    Stripe,
+    /// Holds succeed at once, no money moves (local and test only).
+    Simulated,
+}
+
+/// The runner quality bar (`domain::eligibility`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityPolicyName {
+    Standard,
+    FiveStar,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration could not be read: {0}")]
@@ -44,6 +78,7 @@ pub enum ConfigError {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(skip, default = "default_environment")]
     pub environment: Environment,
@@ -64,6 +99,7 @@ fn default_environment() -> Environment {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
@@ -78,6 +114,7 @@ pub struct ServerSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
     pub pool_max_size: usize,
@@ -87,6 +124,7 @@ pub struct DatabaseSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     pub url: String,
     pub key_prefix: String,
@@ -94,6 +132,7 @@ pub struct RedisSettings {
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub jwt_secret: String,
     pub issuer: String,
@@ -126,6 +165,7 @@ impl std::fmt::Debug for AuthSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     pub auth_per_minute: u32,
     pub api_per_minute: u32,
@@ -133,12 +173,14 @@ pub struct RateLimitSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MarketplaceSettings {
     pub platform_fee_percent: i64,
-    pub quality_policy: String,
+    pub quality_policy: QualityPolicyName,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RealtimeSettings {
     pub relay_interval_ms: u64,
     pub location_flush_ms: u64,
@@ -154,9 +196,10 @@ pub struct RealtimeSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DispatchSettings {
     pub enabled: bool,
-    pub trigger: String,
+    pub trigger: DispatchTrigger,
     pub radius_start_km: f64,
     pub radius_max_km: f64,
     pub offer_timeout_ms: u64,
@@ -169,8 +212,9 @@ pub struct DispatchSettings {
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentSettings {
-    pub provider: String,
+    pub provider: PaymentProvider,
     pub stripe_api_base: String,
     pub stripe_secret_key: String,
     pub webhook_secret: String,
@@ -199,8 +243,9 @@ impl std::fmt::Debug for PaymentSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
-    pub format: String,
+    pub format: LogFormat,
     pub level: String,
 }
 
@@ -260,19 +305,11 @@ impl Settings {
         if !(0..=100).contains(&self.marketplace.platform_fee_percent) {
             return Err(ConfigError::Invalid("marketplace.platform_fee_percent must be within 0..=100".into()));
         }
-        if crate::domain::eligibility::quality_policy(&self.marketplace.quality_policy).is_none() {
-            return Err(ConfigError::Invalid(
-                "marketplace.quality_policy must be \"standard\" or \"five_star\"".into(),
-            ));
-        }
         let d = &self.dispatch;
         if !(d.radius_start_km > 0.0 && d.radius_max_km >= d.radius_start_km) {
             return Err(ConfigError::Invalid(
                 "dispatch radii must satisfy 0 < radius_start_km <= radius_max_km".into(),
             ));
-        }
-        if d.trigger != "created" && d.trigger != "escrow_held" {
-            return Err(ConfigError::Invalid("dispatch.trigger must be \"created\" or \"escrow_held\"".into()));
         }
         if d.lease_secs == 0 || d.offer_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
@@ -280,26 +317,21 @@ impl Settings {
             ));
         }
         let p = &self.payments;
-        match p.provider.as_str() {
-            "simulated" if self.environment == Environment::Production => {
+        match p.provider {
+            PaymentProvider::Simulated if self.environment == Environment::Production => {
                 return Err(ConfigError::Invalid(
                     "payments.provider = \"simulated\" is refused in production (set KILAT__PAYMENTS__PROVIDER=stripe)"
                         .into(),
                 ));
             }
-            "simulated" => {}
-            "stripe" => {
+            PaymentProvider::Simulated => {}
+            PaymentProvider::Stripe => {
                 if p.stripe_secret_key.trim().is_empty() {
                     return Err(missing("payments.stripe_secret_key"));
                 }
                 if p.webhook_secret.trim().is_empty() {
                     return Err(missing("payments.webhook_secret"));
                 }
-            }
-            other => {
-                return Err(ConfigError::Invalid(format!(
-                    "payments.provider must be \"stripe\" or \"simulated\", not '{other}'"
-                )));
             }
         }
         if p.request_attempts == 0 || p.saga_attempts < 1 || p.saga_lease_secs == 0 {
@@ -348,13 +380,58 @@ mod tests {
         let mut settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
         settings.environment = Environment::Production;
         settings.auth.jwt_secret = "x".repeat(40);
-        settings.payments.provider = "simulated".into();
+        settings.payments.provider = PaymentProvider::Simulated;
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains("refused in production"), "{err}");
-        settings.payments.provider = "stripe".into();
+        settings.payments.provider = PaymentProvider::Stripe;
         settings.payments.stripe_secret_key = String::new();
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains("KILAT__PAYMENTS__STRIPE_SECRET_KEY"), "{err}");
+    }
+
+    /// A config directory of its own: the real base.toml, and `extra` as
+    /// the environment's file (with a secret, so only `extra` can fail).
+    fn config_with(extra: &str) -> Result<Settings, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("kilat-config-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(config_dir().join("base.toml"), dir.join("base.toml")).unwrap();
+        let secret = "[auth]\njwt_secret = \"a-test-secret-a-test-secret-a-test\"\n\
+                      [payments]\nprovider = \"simulated\"\n";
+        std::fs::write(dir.join("test.toml"), format!("{secret}{extra}\n")).unwrap();
+        let loaded = Settings::load_from(&dir, Environment::Test);
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
+    }
+
+    #[test]
+    fn every_shipped_config_file_has_only_known_keys() {
+        Settings::load_from(&config_dir(), Environment::Local).unwrap();
+        Settings::load_from(&config_dir(), Environment::Test).unwrap();
+        // Production needs its secrets from the environment; anything else it says is not about keys.
+        if let Err(err) = Settings::load_from(&config_dir(), Environment::Production) {
+            assert!(!err.to_string().contains("unknown field"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_start() {
+        let err = config_with("[realtime]\nws_max_socket_per_user = 3").unwrap_err().to_string();
+        assert!(err.contains("unknown field") && err.contains("ws_max_socket_per_user"), "{err}");
+        let err = config_with("[dispach]\nenabled = true").unwrap_err().to_string();
+        assert!(err.contains("dispach"), "{err}");
+    }
+
+    #[test]
+    fn choices_are_typed_and_a_wrong_one_is_named() {
+        let s = config_with("[dispatch]\ntrigger = \"escrow_held\"\n[marketplace]\nquality_policy = \"five_star\"")
+            .unwrap();
+        assert_eq!(s.dispatch.trigger, DispatchTrigger::EscrowHeld);
+        assert_eq!(s.marketplace.quality_policy, QualityPolicyName::FiveStar);
+        assert_eq!(s.log.format, LogFormat::Json);
+        let err = config_with("[dispatch]\ntrigger = \"paid\"").unwrap_err().to_string();
+        assert!(err.contains("paid") && err.contains("dispatch.trigger"), "{err}");
+        let err = config_with("[log]\nformat = \"xml\"").unwrap_err().to_string();
+        assert!(err.contains("xml"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub fn init(settings: &LogSettings) {
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if settings.format.eq_ignore_ascii_case("json") {
+    let _ = if settings.format == crate::config::LogFormat::Json {
         builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
     } else {
         builder.try_init()

@@ -476,7 +476,7 @@ impl Dispatcher {
 
     /// Trigger `escrow_held`: only bookings whose money is held are dispatched.
     fn escrow_first(&self) -> bool {
-        self.deps.settings.trigger == "escrow_held"
+        self.deps.settings.trigger == crate::config::DispatchTrigger::EscrowHeld
     }
 
     fn claim_due(&mut self, ctx: &mut Context<Self>) {

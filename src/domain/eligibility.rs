@@ -61,14 +61,6 @@ impl QualityPolicy for FiveStarQuality {
     }
 }
 
-pub fn quality_policy(name: &str) -> Option<Box<dyn QualityPolicy>> {
-    match name {
-        "standard" => Some(Box::new(StandardQuality)),
-        "five_star" => Some(Box::new(FiveStarQuality)),
-        _ => None,
-    }
-}
-
 /// `Err` is the detail of the 422 `runner is not eligible for this booking`.
 pub fn check(
     runner: &RunnerFacts,
@@ -140,6 +132,5 @@ mod tests {
         assert!(FiveStarQuality.check(4.9, 5, 0.96).is_ok());
         assert!(FiveStarQuality.check(4.7, 5, 0.99).is_err());
         assert!(FiveStarQuality.check(4.9, 5, 0.95).is_err());
-        assert!(quality_policy("five_star").is_some() && quality_policy("lenient").is_none());
     }
 }

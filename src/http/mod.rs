@@ -84,7 +84,7 @@ impl AppState {
 
     fn dispatch_on_creation(&self) -> bool {
         let d = &self.settings.dispatch;
-        d.enabled && d.trigger == "created"
+        d.enabled && d.trigger == crate::config::DispatchTrigger::Created
     }
 
     /// This node's dispatch lease, taken by the transaction that creates a
@@ -115,7 +115,7 @@ impl AppState {
     /// waits for the escrow).
     pub fn escrow_held(&self, booking_id: uuid::Uuid) {
         let d = &self.settings.dispatch;
-        if d.enabled && d.trigger == "escrow_held" {
+        if d.enabled && d.trigger == crate::config::DispatchTrigger::EscrowHeld {
             self.live.dispatcher.do_send(DispatchBooking { booking_id, booking: None, claimed: false });
         }
     }

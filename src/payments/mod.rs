@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::config::{PaymentSettings, Settings};
+use crate::config::{PaymentProvider, PaymentSettings, Settings};
 use crate::error::BoxError;
 
 pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, GatewayError>> + Send + 'a>>;
@@ -109,9 +109,9 @@ impl GatewayError {
 /// announced loudly elsewhere.
 pub fn gateway(settings: &Settings) -> Result<Arc<dyn PaymentGateway>, BoxError> {
     let p: &PaymentSettings = &settings.payments;
-    match p.provider.as_str() {
-        "stripe" => Ok(Arc::new(stripe::StripeGateway::new(p)?)),
-        "simulated" => {
+    match p.provider {
+        PaymentProvider::Stripe => Ok(Arc::new(stripe::StripeGateway::new(p)?)),
+        PaymentProvider::Simulated => {
             if settings.environment != crate::config::Environment::Test {
                 tracing::warn!(
                     "PAYMENTS ARE SIMULATED: holds succeed at once and no money moves \
@@ -120,6 +120,5 @@ pub fn gateway(settings: &Settings) -> Result<Arc<dyn PaymentGateway>, BoxError>
             }
             Ok(Arc::new(simulated::SimulatedGateway))
         }
-        other => Err(format!("unknown payments.provider '{other}'").into()),
     }
 }

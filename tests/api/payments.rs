@@ -19,7 +19,7 @@ async fn stripe_app() -> (TestApp, StripeMock) {
     let stripe = StripeMock::start().await;
     let url = stripe.url.clone();
     let app = spawn_app_with(move |s| {
-        s.payments.provider = "stripe".into();
+        s.payments.provider = kilat::config::PaymentProvider::Stripe;
         s.payments.stripe_api_base = url;
         s.payments.stripe_secret_key = SECRET_KEY.into();
         s.payments.webhook_secret = WEBHOOK_SECRET.into();
@@ -670,7 +670,7 @@ async fn confirm_racing_cancel_ends_with_booking_and_money_agreeing() {
 async fn with_trigger_escrow_held_only_paid_bookings_are_offered() {
     let app = spawn_app_with(|s| {
         s.dispatch.enabled = true;
-        s.dispatch.trigger = "escrow_held".into();
+        s.dispatch.trigger = kilat::config::DispatchTrigger::EscrowHeld;
         s.dispatch.sweep_interval_ms = 100;
         s.dispatch.offer_timeout_ms = 10_000;
     })
