@@ -8,6 +8,7 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -66,8 +67,8 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(settings.jwt_secret.as_bytes()),
-            decoding: DecodingKey::from_secret(settings.jwt_secret.as_bytes()),
+            encoding: EncodingKey::from_secret(settings.jwt_secret.expose_secret().as_bytes()),
+            decoding: DecodingKey::from_secret(settings.jwt_secret.expose_secret().as_bytes()),
             validation,
             issuer: settings.issuer.clone(),
             access_ttl: Duration::seconds(settings.access_ttl_secs),

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +135,8 @@ pub struct RedisSettings {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
-    pub jwt_secret: String,
+    /// HS256 key: never printed, wiped when dropped.
+    pub jwt_secret: SecretString,
     pub issuer: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
@@ -216,8 +218,8 @@ pub struct DispatchSettings {
 pub struct PaymentSettings {
     pub provider: PaymentProvider,
     pub stripe_api_base: String,
-    pub stripe_secret_key: String,
-    pub webhook_secret: String,
+    pub stripe_secret_key: SecretString,
+    pub webhook_secret: SecretString,
     pub request_timeout_ms: u64,
     pub request_attempts: u32,
     pub request_backoff_ms: u64,
@@ -287,10 +289,11 @@ impl Settings {
                 key.replace('.', "__").to_ascii_uppercase()
             ))
         };
-        if self.auth.jwt_secret.trim().is_empty() {
+        let jwt_secret = self.auth.jwt_secret.expose_secret();
+        if jwt_secret.trim().is_empty() {
             return Err(missing("auth.jwt_secret"));
         }
-        if self.environment == Environment::Production && self.auth.jwt_secret.len() < 32 {
+        if self.environment == Environment::Production && jwt_secret.len() < 32 {
             return Err(ConfigError::Invalid("auth.jwt_secret must be at least 32 characters in production".into()));
         }
         if self.database.url.trim().is_empty() {
@@ -326,10 +329,10 @@ impl Settings {
             }
             PaymentProvider::Simulated => {}
             PaymentProvider::Stripe => {
-                if p.stripe_secret_key.trim().is_empty() {
+                if p.stripe_secret_key.expose_secret().trim().is_empty() {
                     return Err(missing("payments.stripe_secret_key"));
                 }
-                if p.webhook_secret.trim().is_empty() {
+                if p.webhook_secret.expose_secret().trim().is_empty() {
                     return Err(missing("payments.webhook_secret"));
                 }
             }
@@ -362,7 +365,7 @@ mod tests {
         let settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
         assert_eq!(settings.server.port, 0);
         assert_eq!(settings.rate_limit.auth_per_minute, 100);
-        assert!(!settings.auth.jwt_secret.is_empty());
+        assert!(!settings.auth.jwt_secret.expose_secret().is_empty());
     }
 
     #[test]
@@ -379,12 +382,12 @@ mod tests {
     fn production_refuses_simulated_payments() {
         let mut settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
         settings.environment = Environment::Production;
-        settings.auth.jwt_secret = "x".repeat(40);
+        settings.auth.jwt_secret = "x".repeat(40).into();
         settings.payments.provider = PaymentProvider::Simulated;
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains("refused in production"), "{err}");
         settings.payments.provider = PaymentProvider::Stripe;
-        settings.payments.stripe_secret_key = String::new();
+        settings.payments.stripe_secret_key = String::new().into();
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains("KILAT__PAYMENTS__STRIPE_SECRET_KEY"), "{err}");
     }
@@ -443,7 +446,7 @@ mod tests {
     #[test]
     fn debug_output_hides_the_secret() {
         let settings = Settings::load_from(&config_dir(), Environment::Test).unwrap();
-        assert!(!format!("{settings:?}").contains(&settings.auth.jwt_secret));
+        assert!(!format!("{settings:?}").contains(settings.auth.jwt_secret.expose_secret()));
         let mut payments = settings.payments.clone();
         payments.stripe_secret_key = "sk_test_very_secret".into();
         assert!(!format!("{payments:?}").contains("sk_test_very_secret"));

@@ -4,6 +4,7 @@
 //! twice. The base URL is configurable: the test suite points it at a local
 //! server speaking Stripe's wire format.
 
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,7 +35,7 @@ impl StripeGateway {
             // async-stripe appends `v1/...` directly to the base
             base.push('/');
         }
-        let client = stripe::ClientBuilder::new(settings.stripe_secret_key.clone())
+        let client = stripe::ClientBuilder::new(settings.stripe_secret_key.expose_secret())
             .url(base)
             .timeout(Duration::from_millis(settings.request_timeout_ms))
             // retries are ours (below), so they share one key and our backoff

@@ -5,6 +5,7 @@
 //! it causes, so a replay finds it and changes nothing.
 
 use diesel_async::AsyncConnection;
+use secrecy::ExposeSecret;
 use stripe_core::{PaymentIntent, PaymentIntentStatus};
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 use uuid::Uuid;
@@ -35,7 +36,7 @@ impl Outcome {
 }
 
 pub async fn receive(escrow: &Escrow, payload: &str, signature: &str) -> Result<(Outcome, Followup), AppError> {
-    let secret = escrow.settings.webhook_secret.as_str();
+    let secret = escrow.settings.webhook_secret.expose_secret();
     if secret.is_empty() {
         return Err(AppError::BadRequest("webhooks are not configured (payments.webhook_secret)".into()));
     }
