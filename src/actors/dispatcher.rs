@@ -101,25 +101,6 @@ enum Search {
     Gone,
 }
 
-/// The candidates (in order) that hold a live `/ws` socket somewhere in the
-/// cluster, in one pipelined round trip.
-async fn with_live_socket(
-    rconn: &mut ::redis::aio::ConnectionManager,
-    prefix: &str,
-    ranked: Vec<Ranked>,
-) -> Result<Vec<Ranked>, AppError> {
-    if ranked.is_empty() {
-        return Ok(ranked);
-    }
-    let now = super::bus::now_ms();
-    let mut pipe = ::redis::pipe();
-    for candidate in &ranked {
-        pipe.zcount(sockets_key(prefix, candidate.runner_id), now, "+inf");
-    }
-    let live: Vec<u64> = pipe.query_async(rconn).await?;
-    Ok(ranked.into_iter().zip(live).filter(|(_, n)| *n > 0).map(|(c, _)| c).collect())
-}
-
 fn push_sample(samples: &mut VecDeque<f64>, v: f64) {
     if samples.len() == SAMPLES {
         samples.pop_front();
@@ -272,9 +253,11 @@ impl Dispatcher {
                         .collect(),
                 );
                 let ttl_ms = settings.offer_timeout_ms + 2_000;
-                let mut rconn = redis.connection();
                 // Only runners who can see an offer: a live /ws socket on some node.
-                let ranked = with_live_socket(&mut rconn, &prefix, ranked).await?;
+                let sets: Vec<String> = ranked.iter().map(|c| sockets_key(&prefix, c.runner_id)).collect();
+                let live = redis.any_live(&sets, super::bus::now_ms()).await?;
+                let ranked = ranked.into_iter().zip(live).filter(|(_, live)| *live).map(|(c, _)| c);
+                let mut rconn = redis.connection();
                 for candidate in ranked {
                     let reserved: Option<String> = ::redis::cmd("SET")
                         .arg(offer_key(&prefix, candidate.runner_id))

@@ -48,6 +48,22 @@ impl RedisHandle {
         self.conn.clone()
     }
 
+    /// For each sorted set in `socket_sets` (a runner's live `/ws` sockets,
+    /// scored by when each lapses), whether a member is still live at
+    /// `now_ms`: one pipelined round trip, in order.
+    pub async fn any_live(&self, socket_sets: &[String], now_ms: u64) -> Result<Vec<bool>, RedisError> {
+        if socket_sets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for key in socket_sets {
+            pipe.zcount(key, now_ms, "+inf");
+        }
+        let mut conn = self.connection();
+        let live: Vec<u64> = pipe.query_async(&mut conn).await?;
+        Ok(live.into_iter().map(|n| n > 0).collect())
+    }
+
     pub async fn ping(&self) -> Result<(), RedisError> {
         let mut conn = self.connection();
         let _: String = ::redis::cmd("PING").query_async(&mut conn).await?;
