@@ -397,14 +397,22 @@ impl Handler<Publish> for Bus {
     }
 }
 
+impl Bus {
+    /// Queues a key write behind the publishes (dropped when the queue is
+    /// full: presence is refreshed again within seconds).
+    fn queue_write(&mut self, write: Outgoing, ctx: &mut Context<Self>) {
+        if self.queued.len() < MAX_QUEUED_PUBLISHES {
+            self.queued.push_back(write);
+            self.pump_publishes(ctx);
+        }
+    }
+}
+
 impl Handler<Touch> for Bus {
     type Result = ();
 
     fn handle(&mut self, msg: Touch, ctx: &mut Self::Context) {
-        if self.queued.len() < MAX_QUEUED_PUBLISHES {
-            self.queued.push_back(Outgoing::Touch(msg));
-            self.pump_publishes(ctx);
-        }
+        self.queue_write(Outgoing::Touch(msg), ctx);
     }
 }
 
@@ -412,10 +420,7 @@ impl Handler<SocketPresence> for Bus {
     type Result = ();
 
     fn handle(&mut self, msg: SocketPresence, ctx: &mut Self::Context) {
-        if self.queued.len() < MAX_QUEUED_PUBLISHES {
-            self.queued.push_back(Outgoing::Socket(msg));
-            self.pump_publishes(ctx);
-        }
+        self.queue_write(Outgoing::Socket(msg), ctx);
     }
 }
 
