@@ -5,17 +5,21 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 ENV CARGO_TERM_COLOR=never
 # 1. dependencies only (cached until Cargo.toml / Cargo.lock change)
+#    (the workspace names the tools crate; the server build never compiles it)
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src tests/api \
+COPY tools/Cargo.toml ./tools/
+RUN mkdir -p src tests/api tools/src \
  && echo 'fn main() {}' > src/main.rs \
  && echo '' > src/lib.rs \
  && echo '' > tests/api/main.rs \
+ && echo '' > tools/src/lib.rs \
  && cargo build --release --locked --bin kilat \
- && rm -rf src tests
+ && rm -rf src tests tools/src
 # 2. the application
 COPY src ./src
 COPY migrations ./migrations
 COPY tests ./tests
+COPY tools ./tools
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin kilat
 
 FROM debian:bookworm-slim AS runtime

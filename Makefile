@@ -9,10 +9,10 @@ run: deps
 	KILAT_ENVIRONMENT=local $(CARGO) run --bin kilat -- serve
 
 ## Every check: formatting, clippy with -D warnings, schema drift, and all tests
-## (unit tests, then the API suite; examples are compiled by clippy).
+## (unit tests, the API suite, then the tools' own tests).
 test: deps check
 	@mkdir -p target
-	@set -o pipefail; $(CARGO) test --lib --test api 2>&1 | tee target/test-output.log; status=$$?; \
+	@set -o pipefail; { $(CARGO) test --lib --bins --test api && $(CARGO) test -p kilat-tools; } 2>&1 | tee target/test-output.log; status=$$?; \
 	passed=$$(grep -Eo '[0-9]+ passed' target/test-output.log | awk '{s+=$$1} END {print s+0}'); \
 	failed=$$(grep -Eo '[0-9]+ failed' target/test-output.log | awk '{s+=$$1} END {print s+0}'); \
 	echo "$$passed passed, $$failed failed"; exit $$status
@@ -27,7 +27,7 @@ fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## src/db/schema.rs must match what the migrations produce.
 schema-check:
@@ -55,6 +55,7 @@ faults:
 ## A live city: the cluster, then `kilat simulate` through the load balancer.
 DEMO_FLAGS ?= --runners 40 --owners 10 --duration 30 --bookings-per-sec 1 --ping-hz 2
 demo: cluster
+	$(CARGO) build --release -p kilat-tools --bin kilat-simulate
 	target/release/kilat simulate --url http://127.0.0.1:8080 $(DEMO_FLAGS)
 
 docker:

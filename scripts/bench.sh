@@ -23,7 +23,7 @@ ulimit -n "$(ulimit -Hn)"
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 
 # the load generators (release)
-cargo build --release --examples -q
+cargo build --release -p kilat-tools -q
 
 # kilat cluster with the per-socket frame limit and the per-user socket cap
 # lifted for the generators (one generator user holds thousands of sockets)
@@ -44,9 +44,9 @@ kill $sub 2>/dev/null || true
 
 echo
 echo "== 2. fan-out, kilat"
-target/release/examples/fanout --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8081 \
+target/release/fanout --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8081 \
   --pairs "$pairs" --rates "$rates" --seconds "$secs"
-target/release/examples/fanout --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
+target/release/fanout --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
   --pairs "$pairs" --rates "$rates" --seconds "$secs"
 
 echo
@@ -63,24 +63,24 @@ trap 'kill $b0 $b1 $b2 2>/dev/null || true' EXIT
 for p in 9080 9081 9082; do
   for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$p/health" 2>/dev/null && break; sleep 0.1; done
 done
-target/release/examples/fanout --target bun --a http://127.0.0.1:9080 --b http://127.0.0.1:9080 \
+target/release/fanout --target bun --a http://127.0.0.1:9080 --b http://127.0.0.1:9080 \
   --pairs "$pairs" --rates "$rates" --seconds "$secs"
-target/release/examples/fanout --target bun --a http://127.0.0.1:9081 --b http://127.0.0.1:9082 \
+target/release/fanout --target bun --a http://127.0.0.1:9081 --b http://127.0.0.1:9082 \
   --pairs "$pairs" --rates "$rates" --seconds "$secs"
 kill $b0 $b1 $b2 2>/dev/null || true
 
 echo
 echo "== 4. idle sockets"
-target/release/examples/probe --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
+target/release/probe --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
   --pid-b "$(cat target/cluster/node2.pid)" --pings 2000 --rate 1000 --idle "$idle"
 
 echo
 echo "== 5. dispatch, 10k online runners"
-KILAT_ENVIRONMENT=local target/release/examples/dispatch_bench --url http://127.0.0.1:8081 --runners 10000 \
+KILAT_ENVIRONMENT=local target/release/dispatch_bench --url http://127.0.0.1:8081 --runners 10000 \
   --bookings 200 --rate 10
 
 echo
 echo "== 6. REST: booking create, then accept (each accept followed by a decline)"
 # the dispatch benchmark just inserted and deleted 10k runners (autovacuum is off here)
 psql "${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true
-target/release/examples/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8
+target/release/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8

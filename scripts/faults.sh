@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Events under faults: the two-node cluster behind nginx, owners watching
-# their trips over /ws while runners drive them (examples/faults.rs), and
+# their trips over /ws while runners drive them (tools/src/bin/faults.rs), and
 # meanwhile: a node killed (-9) and restarted, Redis restarted, PostgreSQL
 # restarted, a node SIGTERMed (drained) and restarted. The example prints
 # how many status events were expected, received and missing.
@@ -14,10 +14,10 @@ dir="$PWD/target/cluster"
 say() { echo "[faults $(date +%T)] $*"; }
 
 bash scripts/cluster.sh up
-cargo build --release --example faults
+cargo build --release -p kilat-tools --bin faults
 PG_MAJOR=$(ls /etc/postgresql | sort -V | tail -n 1)
 
-KILAT_ENVIRONMENT=local KILAT__LOG__LEVEL=error target/release/examples/faults \
+KILAT_ENVIRONMENT=local KILAT__LOG__LEVEL=error target/release/faults \
   --url http://127.0.0.1:8080 --trips "$trips" --duration "$secs" &
 gen=$!
 

@@ -14,5 +14,4 @@ pub mod http;
 pub mod mailer;
 pub mod payments;
 pub mod push;
-pub mod simulate;
 pub mod telemetry;

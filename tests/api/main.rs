@@ -5,6 +5,7 @@
 mod admin;
 mod authz;
 mod bookings;
+mod cli;
 mod dispatch;
 mod events;
 mod fixtures;

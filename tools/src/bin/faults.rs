@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! make cluster
-//! KILAT_ENVIRONMENT=local cargo run --release --example faults -- --trips 20 --duration 60
+//! KILAT_ENVIRONMENT=local cargo run --release -p kilat-tools --bin faults -- --trips 20 --duration 60
 //! ```
 //! Prints: events expected / received / missing / delivered twice,
 //! subscriptions answered `recovered:false`, failed subscribes, socket

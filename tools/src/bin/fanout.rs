@@ -8,8 +8,8 @@
 //!
 //! ```text
 //! KILAT__REALTIME__WS_MAX_FRAMES_PER_SEC=1000000 make cluster
-//! cargo run --release --example fanout -- --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8082
-//! cargo run --release --example fanout -- --target bun --a http://127.0.0.1:9081 --b http://127.0.0.1:9082
+//! cargo run --release -p kilat-tools --bin fanout -- --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8082
+//! cargo run --release -p kilat-tools --bin fanout -- --target bun --a http://127.0.0.1:9081 --b http://127.0.0.1:9082
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! `kilat simulate`: drives a running cluster like a city. Runners sign up,
+//! `kilat simulate` (this binary, `kilat-simulate`, run by the server's CLI): drives a running cluster like a city. Runners sign up,
 //! go online inside a box (greater Kuala Lumpur by default) and stream
 //! `location` pings over `/ws`, answering offers and carrying pets; owners
 //! book trips at a set rate, pay (the simulated gateway holds at once),
@@ -17,68 +17,75 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use kilat_tools::histogram;
 use rand::Rng;
 use serde_json::{Value, json};
 
-pub const USAGE: &str = "kilat simulate [--url http://127.0.0.1:8080] [--runners 30] [--owners 10]
-                [--duration 30] [--ping-hz 1] [--bookings-per-sec 0.5]
-                [--box 3.00,101.55,3.25,101.80]   (south,west,north,east)";
-
-#[derive(Debug, Clone)]
+/// Drive a running Kilat cluster like a city and report latencies.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "kilat simulate", version)]
 pub struct Args {
+    /// the cluster's base URL (the load balancer)
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_parser = base_url)]
     pub url: String,
+    /// runners signing up and streaming pings
+    #[arg(long, default_value_t = 30, value_parser = count)]
     pub runners: usize,
+    /// owners booking trips
+    #[arg(long, default_value_t = 10, value_parser = count)]
     pub owners: usize,
+    /// seconds of bookings (trips in flight then finish)
+    #[arg(long, default_value = "30", value_parser = seconds)]
     pub duration: Duration,
+    /// location pings per second per runner
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
     pub ping_hz: f64,
+    /// new bookings per second, over all owners
+    #[arg(long, default_value_t = 0.5, value_parser = positive)]
     pub bookings_per_sec: f64,
-    /// south, west, north, east
+    /// where everything happens: south,west,north,east
+    #[arg(long = "box", default_value = "3.00,101.55,3.25,101.80", value_parser = area)]
     pub area: (f64, f64, f64, f64),
 }
 
-impl Args {
-    pub fn parse(words: &[&str]) -> Result<Self, String> {
-        let mut a = Args {
-            url: "http://127.0.0.1:8080".into(),
-            runners: 30,
-            owners: 10,
-            duration: Duration::from_secs(30),
-            ping_hz: 1.0,
-            bookings_per_sec: 0.5,
-            area: (3.00, 101.55, 3.25, 101.80),
-        };
-        let mut it = words.iter();
-        while let Some(flag) = it.next() {
-            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-            let bad = || format!("bad value for {flag}: {value}");
-            match *flag {
-                "--url" => a.url = value.trim_end_matches('/').to_owned(),
-                "--runners" => a.runners = value.parse().map_err(|_| bad())?,
-                "--owners" => a.owners = value.parse().map_err(|_| bad())?,
-                "--duration" => a.duration = Duration::from_secs_f64(value.parse().map_err(|_| bad())?),
-                "--ping-hz" => a.ping_hz = value.parse().map_err(|_| bad())?,
-                "--bookings-per-sec" => a.bookings_per_sec = value.parse().map_err(|_| bad())?,
-                "--box" => {
-                    let v: Vec<f64> = value.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-                    let [s, w, n, e] = v[..] else { return Err(bad()) };
-                    if !(s < n && w < e) {
-                        return Err(bad());
-                    }
-                    a.area = (s, w, n, e);
-                }
-                other => return Err(format!("unknown flag {other}")),
-            }
-        }
-        if a.runners == 0 || a.owners == 0 || a.ping_hz <= 0.0 || a.bookings_per_sec <= 0.0 {
-            return Err("runners, owners, ping-hz and bookings-per-sec must be positive".into());
-        }
-        Ok(a)
+fn base_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("http://") || raw.starts_with("https://") {
+        Ok(raw.trim_end_matches('/').to_owned())
+    } else {
+        Err("must start with http:// or https://".into())
     }
 }
 
-/// 1 µs .. 1 h, 3 significant figures.
-fn histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3)
+fn count(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("must be a whole number above 0".into()),
+    }
+}
+
+fn positive(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err("must be a positive number".into()),
+    }
+}
+
+fn seconds(raw: &str) -> Result<Duration, String> {
+    positive(raw).map(Duration::from_secs_f64)
+}
+
+fn area(raw: &str) -> Result<(f64, f64, f64, f64), String> {
+    let v: Vec<f64> = raw.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+    match v[..] {
+        [s, w, n, e] if s < n && w < e => Ok((s, w, n, e)),
+        _ => Err("must be south,west,north,east with south < north and west < east".into()),
+    }
+}
+
+#[actix_web::main]
+async fn main() {
+    let args = <Args as clap::Parser>::parse();
+    run(args).await;
 }
 
 /// What every task reports into.
@@ -548,14 +555,22 @@ pub async fn run(args: Args) -> String {
 mod tests {
     use super::*;
 
+    use clap::Parser;
+
+    fn parse(words: &[&str]) -> Result<Args, String> {
+        Args::try_parse_from(std::iter::once("kilat-simulate").chain(words.iter().copied())).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn flags_parse_and_bad_ones_are_named() {
-        let a = Args::parse(&["--runners", "5", "--box", "3.0,101.5,3.2,101.7", "--duration", "2.5"]).unwrap();
+        let a = parse(&["--runners", "5", "--box", "3.0,101.5,3.2,101.7", "--duration", "2.5"]).unwrap();
         assert_eq!(a.runners, 5);
         assert_eq!(a.area, (3.0, 101.5, 3.2, 101.7));
         assert_eq!(a.duration, Duration::from_millis(2500));
-        assert!(Args::parse(&["--box", "3.2,101.5,3.0,101.7"]).unwrap_err().contains("--box"));
-        assert!(Args::parse(&["--runners"]).unwrap_err().contains("needs a value"));
-        assert!(Args::parse(&["--owners", "0"]).is_err());
+        assert_eq!(parse(&[]).unwrap().url, "http://127.0.0.1:8080");
+        assert!(parse(&["--box", "3.2,101.5,3.0,101.7"]).unwrap_err().contains("--box"));
+        assert!(parse(&["--runners"]).unwrap_err().contains("--runners"));
+        assert!(parse(&["--owners", "0"]).is_err());
+        assert!(parse(&["--ping-hz", "-1"]).is_err());
     }
 }

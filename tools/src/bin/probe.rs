@@ -12,7 +12,7 @@
 //! KILAT__SERVER__PORT=8081 target/release/kilat serve &
 //! KILAT__SERVER__PORT=8082 KILAT__REALTIME__WS_MAX_SOCKETS_PER_USER=1000000 \
 //!     target/release/kilat serve --no-migrate &   # note its pid (one owner holds the idle sockets)
-//! cargo run --release --example probe -- --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
+//! cargo run --release -p kilat-tools --bin probe -- --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
 //!     --pid-b <pid> --pings 3000 --rate 1000 --idle 10000
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -73,14 +73,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 #[actix_web::main]
@@ -189,9 +181,12 @@ async fn main() {
         started.elapsed()
     };
     let (arrivals, took) = futures_util::join!(reader, writer);
-    let mut latencies: Vec<Duration> =
-        arrivals.iter().filter_map(|(i, at)| sent_at.get(i).map(|s| at.duration_since(*s))).collect();
-    latencies.sort();
+    let mut latencies = kilat_tools::histogram().unwrap();
+    for (i, at) in &arrivals {
+        if let Some(s) = sent_at.get(i) {
+            kilat_tools::record(&mut latencies, at.duration_since(*s));
+        }
+    }
     println!("ping -> owner across two nodes (runner on A, owner on B, through Redis)");
     println!(
         "  sent {} pings in {:.2}s ({:.0}/s), received {}",
@@ -200,12 +195,7 @@ async fn main() {
         f64::from(args.pings) / took.as_secs_f64(),
         latencies.len()
     );
-    println!(
-        "  latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-    );
+    println!("  latency {}", kilat_tools::percentiles(&latencies));
 
     if args.idle > 0 {
         let Some(pid) = args.pid_b else {

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! KILAT_ENVIRONMENT=local target/release/kilat serve &          # dispatch on (the default)
-//! KILAT_ENVIRONMENT=local cargo run --release --example dispatch_bench -- \
+//! KILAT_ENVIRONMENT=local cargo run --release -p kilat-tools --bin dispatch_bench -- \
 //!     --url http://127.0.0.1:8080 --runners 10000 --bookings 300 --rate 50
 //! ```
 //! It reads the database URL from the same configuration as the server and
@@ -56,13 +56,6 @@ struct Spot {
     latitude: f64,
     #[diesel(sql_type = Double)]
     longitude: f64,
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[actix_web::main]
@@ -196,19 +189,15 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let mut lat: Vec<f64> = sent
-        .iter()
-        .filter_map(|(bid, at)| arrivals.borrow().get(bid).map(|t| t.duration_since(*at).as_secs_f64() * 1e3))
-        .collect();
-    lat.sort_by(f64::total_cmp);
+    let mut lat = kilat_tools::histogram().unwrap();
+    for (bid, at) in &sent {
+        if let Some(t) = arrivals.borrow().get(bid) {
+            kilat_tools::record(&mut lat, t.duration_since(*at));
+        }
+    }
     println!("dispatch with {} online runners in PostGIS, {} bookings at {}/s", args.runners, sent.len(), args.rate);
     println!("  offers received on the nearest runner's socket: {} of {}", lat.len(), sent.len());
-    println!(
-        "  booking request -> offer frame: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        lat.last().copied().unwrap_or(0.0)
-    );
+    println!("  booking request -> offer frame: {}", kilat_tools::percentiles(&lat));
     println!(
         "  matched {} bookings in {:.2}s: {:.1} bookings/s",
         matched.borrow(),

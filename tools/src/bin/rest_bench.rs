@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! make cluster
-//! cargo run --release --example rest_bench -- --url http://127.0.0.1:8080 --clients 16 --seconds 10
+//! cargo run --release -p kilat-tools --bin rest_bench -- --url http://127.0.0.1:8080 --clients 16 --seconds 10
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -4,9 +4,9 @@
 //! memory is printed before, after each burst, and at its peak.
 //!
 //! ```text
-//! KILAT_ENVIRONMENT=local cargo run --release --example login_flood -- --concurrency 64 --rounds 5
+//! KILAT_ENVIRONMENT=local cargo run --release -p kilat-tools --bin login_flood -- --concurrency 64 --rounds 5
 //! # the unbounded behaviour, for comparison (one hashing thread per request):
-//! KILAT_ENVIRONMENT=local cargo run --release --example login_flood -- --threads 64 --queue 64
+//! KILAT_ENVIRONMENT=local cargo run --release -p kilat-tools --bin login_flood -- --threads 64 --queue 64
 //! ```
 //! `--threads`/`--queue` override `auth.password_hash_concurrency` and
 //! `auth.password_hash_queue`. The rate limit is lifted for the run.
