@@ -28,11 +28,12 @@ use crate::domain::identity::{Email, NewPassword, Role, parse_full_name};
 use crate::domain::pricing::StandardPricing;
 use crate::error::BoxError;
 use crate::http::NodePhase;
-use crate::http::{self, AppState, Live, extract, middleware};
+use crate::http::{self, AppState, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
 use crate::payments::escrow::Escrow;
-use crate::payments::saga::PaymentSaga;
+use crate::payments::saga::{PaymentSaga, UseServices};
 use crate::push::{LogPushSender, PushSender};
+use crate::services::{Live, Services};
 
 /// What the application is built from besides settings; tests swap these.
 pub struct Dependencies {
@@ -99,7 +100,7 @@ impl Application {
         let signal = Arc::new(signal);
         let state = web::Data::new(build_state(settings, deps, signal.subscribe())?);
         let settings = state.settings.clone();
-        let live = state.live.clone();
+        let live = state.services.live.clone();
         let port = listener.local_addr()?.port();
         let json_limit = settings.server.json_limit_bytes;
         let app_settings = settings.clone();
@@ -174,7 +175,7 @@ async fn wait_for_stop_signal() -> bool {
 
 /// Starts the node's actors once (outside `HttpServer::new`).
 fn start_actors(
-    settings: &Settings,
+    settings: &Arc<Settings>,
     pool: &db::PgPool,
     redis: &RedisHandle,
     push: Arc<dyn PushSender>,
@@ -220,7 +221,7 @@ fn start_actors(
     })
     .start();
     let saga = PaymentSaga::new(escrow).start();
-    Ok(Live { dispatcher, dispatch_node, bus, registry, relay, writer, saga })
+    Ok(Live { dispatcher, dispatch_node, bus, registry, relay, writer, saga, settings: settings.clone() })
 }
 
 fn build_state(
@@ -240,7 +241,17 @@ fn build_state(
         settings: settings.payments.clone(),
         fee_percent: settings.marketplace.platform_fee_percent,
     });
+    let settings = Arc::new(settings);
     let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone(), escrow.clone())?;
+    let services = Arc::new(Services {
+        pool: pool.clone(),
+        settings: settings.clone(),
+        quality,
+        pricing: Arc::new(StandardPricing),
+        escrow,
+        live,
+    });
+    services.live.saga.do_send(UseServices(services.clone()));
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
     let hash_threads = match settings.auth.password_hash_concurrency {
@@ -249,7 +260,7 @@ fn build_state(
     };
     let hashing = HashPool::new(hash_threads, settings.auth.password_hash_queue)?;
     Ok(AppState {
-        settings: Arc::new(settings),
+        settings,
         pool,
         redis,
         keys,
@@ -258,10 +269,7 @@ fn build_state(
         draining,
         sockets: Default::default(),
         mailer: deps.mailer,
-        quality,
-        pricing: Box::new(StandardPricing),
-        escrow,
-        live,
+        services,
     })
 }
 

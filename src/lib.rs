@@ -14,4 +14,5 @@ pub mod http;
 pub mod mailer;
 pub mod payments;
 pub mod push;
+pub mod services;
 pub mod telemetry;

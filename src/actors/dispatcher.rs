@@ -26,11 +26,11 @@ use super::bus::Bus;
 use super::messages::{
     BusMessage, DispatchBooking, DispatchStats, GetDispatchStats, Kick, Publish, StopActor, Subscribe, Unsubscribe,
 };
-use super::payload::{BusPayload, booking_channel, dispatch_channel, offer_key, sockets_key, user_channel};
+use super::payload::{BusPayload, booking_channel, dispatch_channel, user_channel};
 use super::registry::next_id;
 use super::relay::Relay;
 use crate::config::DispatchSettings;
-use crate::db::redis::RedisHandle;
+use crate::db::redis::{HeldOffer, RedisHandle, sockets_key};
 use crate::db::{PgPool, bookings, dispatch};
 use crate::domain::dispatch::{Ranked, RankingPolicy, rank, widen};
 use crate::domain::eligibility::QualityPolicy;
@@ -55,6 +55,7 @@ pub struct DispatchDeps {
 
 struct OpenOffer {
     runner_id: Uuid,
+    offer_id: Uuid,
     timer: SpawnHandle,
 }
 
@@ -90,8 +91,9 @@ enum Search {
     /// Offered to a runner (reserved in Redis): the rendered frame.
     Offered {
         runner_id: Uuid,
+        offer_id: Uuid,
         frame: serde_json::Value,
-        event: crate::domain::events::CloudEvent,
+        event: Box<crate::domain::events::CloudEvent>,
         booking: Arc<bookings::Booking>,
         radius_km: f64,
     },
@@ -177,7 +179,7 @@ impl Dispatcher {
         }
         if let Some(offer) = round.offer {
             ctx.cancel_future(offer.timer);
-            self.release(offer.runner_id, booking_id, ctx);
+            self.release(offer.runner_id, HeldOffer { booking_id, offer_id: offer.offer_id }, ctx);
             if taken_by != Some(offer.runner_id) {
                 self.stats.offers_withdrawn += 1;
                 let closed = BusPayload::OfferClosed { booking_id, reason: "withdrawn".into() };
@@ -195,15 +197,12 @@ impl Dispatcher {
         );
     }
 
-    fn release(&self, runner_id: Uuid, booking_id: Uuid, ctx: &mut Context<Self>) {
-        let key = offer_key(&self.deps.prefix, runner_id);
-        let mut conn = self.deps.redis.connection();
+    fn release(&self, runner_id: Uuid, offer: HeldOffer, ctx: &mut Context<Self>) {
+        let redis = self.deps.redis.clone();
         ctx.spawn(
             async move {
-                let script = ::redis::Script::new(
-                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-                );
-                let _: Result<i64, _> = script.key(key).arg(booking_id.to_string()).invoke_async(&mut conn).await;
+                // a lapsed reservation frees itself (its TTL)
+                let _ = redis.release_offer(runner_id, offer).await;
             }
             .into_actor(self),
         );
@@ -257,22 +256,14 @@ impl Dispatcher {
                 let sets: Vec<String> = ranked.iter().map(|c| sockets_key(&prefix, c.runner_id)).collect();
                 let live = redis.any_live(&sets, super::bus::now_ms()).await?;
                 let ranked = ranked.into_iter().zip(live).filter(|(_, live)| *live).map(|(c, _)| c);
-                let mut rconn = redis.connection();
                 for candidate in ranked {
-                    let reserved: Option<String> = ::redis::cmd("SET")
-                        .arg(offer_key(&prefix, candidate.runner_id))
-                        .arg(booking_id.to_string())
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(ttl_ms)
-                        .query_async(&mut rconn)
-                        .await?;
-                    if reserved.is_none() {
+                    let offer_id = Uuid::new_v4();
+                    let held = HeldOffer { booking_id, offer_id };
+                    if !redis.reserve_offer(candidate.runner_id, held, ttl_ms).await? {
                         continue; // another dispatcher is offering this runner a job
                     }
                     let now = Utc::now();
                     let expires_at = now + chrono::Duration::milliseconds(settings.offer_timeout_ms as i64);
-                    let offer_id = Uuid::new_v4();
                     let payout = booking.estimated_price_cents - platform_fee_cents(booking.estimated_price_cents, fee);
                     let frame = frames::offer(&frames::OfferView {
                         offer_id,
@@ -298,8 +289,9 @@ impl Dispatcher {
                     let event = booking_event("offered", &facts, now, extra);
                     return Ok(Search::Offered {
                         runner_id: candidate.runner_id,
+                        offer_id,
                         frame,
-                        event,
+                        event: Box::new(event),
                         booking: booking.clone(),
                         radius_km: radius,
                     });
@@ -313,14 +305,14 @@ impl Dispatcher {
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             let Some(round) = act.rounds.get_mut(&booking_id) else {
                 // The round ended meanwhile: give back what was reserved.
-                if let Ok(Search::Offered { runner_id, .. }) = result {
-                    act.release(runner_id, booking_id, ctx);
+                if let Ok(Search::Offered { runner_id, offer_id, .. }) = result {
+                    act.release(runner_id, HeldOffer { booking_id, offer_id }, ctx);
                 }
                 return;
             };
             round.searching = false;
             match result {
-                Ok(Search::Offered { runner_id, frame, event, booking, radius_km }) => {
+                Ok(Search::Offered { runner_id, offer_id, frame, event, booking, radius_km }) => {
                     let created_at = booking.created_at;
                     round.radius_km = radius_km;
                     round.created_at = Some(created_at);
@@ -329,7 +321,7 @@ impl Dispatcher {
                     let timeout = Duration::from_millis(act.deps.settings.offer_timeout_ms);
                     let timer =
                         ctx.run_later(timeout, move |act, ctx| act.close_offer(booking_id, runner_id, "expired", ctx));
-                    round.offer = Some(OpenOffer { runner_id, timer });
+                    round.offer = Some(OpenOffer { runner_id, offer_id, timer });
                     act.stats.offers_sent += 1;
                     if round.offers == 1 {
                         let ms = (Utc::now() - created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
@@ -337,7 +329,7 @@ impl Dispatcher {
                     }
                     // The offer first; its audit event right after, off the hot path.
                     act.publish(user_channel(&act.deps.prefix, runner_id), &BusPayload::Offer { frame });
-                    act.write_event(booking_id, event, ctx);
+                    act.write_event(booking_id, *event, ctx);
                 }
                 Ok(Search::Exhausted) => act.finish_pass(booking_id, ctx),
                 Ok(Search::Gone) => act.end_round(booking_id, None, ctx),
@@ -368,7 +360,7 @@ impl Dispatcher {
             }
             _ => self.stats.offers_declined += 1,
         }
-        self.release(runner_id, booking_id, ctx);
+        self.release(runner_id, HeldOffer { booking_id, offer_id: offer.offer_id }, ctx);
         let kind = if reason == "expired" { "offer_expired" } else { "offer_declined" };
         self.record(booking_id, runner_id, kind, ctx);
         self.search(booking_id, ctx);

@@ -41,24 +41,7 @@ pub fn user_channel(prefix: &str, user_id: uuid::Uuid) -> String {
     format!("{prefix}user:{user_id}")
 }
 
-/// Present (with a TTL) while a runner pings or holds a socket on any node.
-pub fn presence_key(prefix: &str, runner_id: uuid::Uuid) -> String {
-    format!("{prefix}presence:{runner_id}")
-}
-
-/// A sorted set of a runner's live `/ws` sockets on every node (member per
-/// socket, scored by when it lapses): offers go only to runners with one.
-pub fn sockets_key(prefix: &str, runner_id: uuid::Uuid) -> String {
-    format!("{prefix}sockets:{runner_id}")
-}
-
 /// Answers to a booking's offers, heard by whichever node dispatches it.
 pub fn dispatch_channel(prefix: &str, booking_id: uuid::Uuid) -> String {
     format!("{prefix}dispatch:{booking_id}")
-}
-
-/// Held while a runner has an open offer, so no two dispatchers offer the
-/// same runner at once.
-pub fn offer_key(prefix: &str, runner_id: uuid::Uuid) -> String {
-    format!("{prefix}offer:{runner_id}")
 }

@@ -16,9 +16,10 @@ use uuid::Uuid;
 
 use super::bus::Bus;
 use super::messages::Publish;
-use super::payload::{BusPayload, presence_key, user_channel};
+use super::payload::{BusPayload, user_channel};
 use crate::db::PgPool;
 use crate::db::redis::RedisHandle;
+use crate::db::redis::presence_key;
 
 pub struct PresenceSweeper {
     pool: PgPool,

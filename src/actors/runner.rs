@@ -95,7 +95,7 @@ impl RunnerActor {
         }
         self.last_touch = Some(Instant::now());
         self.bus.do_send(Touch {
-            key: super::payload::presence_key(&self.prefix, self.runner_id),
+            key: crate::db::redis::presence_key(&self.prefix, self.runner_id),
             ttl_ms: self.presence_ttl.as_millis() as u64,
         });
     }

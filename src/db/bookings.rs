@@ -488,14 +488,11 @@ pub async fn runner_step(conn: &mut Conn, id: Uuid, runner: Actor, to: BookingSt
 /// The owner confirms delivery: `delivered → completed`, the final price
 /// fixed, the runner's trip count moves, and a held escrow's capture is
 /// queued.
-pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Actor) -> Result<Booking, AppError> {
-    confirm_as(conn, id, Some(owner)).await
-}
-
-/// `confirm` by the owner, or by the system (`None`: the auto-confirm of a
-/// delivery the owner never confirmed).
-async fn confirm_as(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<Booking, AppError> {
-    conn.transaction::<Booking, AppError, _>(async |conn| {
+/// `delivered → completed` by the owner, or by the system (`None`: the
+/// auto-confirm of a delivery the owner never confirmed); with whether a
+/// payment step was queued.
+pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<(Booking, bool), AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
         let booking = load(conn, id).await?;
         if let Some(owner) = owner
             && !booking.parties().is_owner(owner)
@@ -519,16 +516,16 @@ async fn confirm_as(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<B
         write_history(conn, id, Some(status), BookingStatus::Completed, actor, reason, now).await?;
         let extra = json!({"final_price_cents": updated.final_price_cents, "currency": updated.currency});
         emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, actor, now, extra).await?;
-        payments::after_booking_change(conn, &updated).await?;
-        Ok(updated)
+        let step_due = payments::after_booking_change(conn, &updated).await?;
+        Ok((updated, step_due))
     })
     .await
 }
 
-/// Confirms up to `limit` bookings delivered more than `after_hours` ago
-/// that their owners never confirmed; returns how many.
-pub async fn auto_confirm_due(conn: &mut Conn, after_hours: f64, limit: i64) -> Result<usize, AppError> {
-    let due: Vec<Uuid> = bookings::table
+/// Up to `limit` bookings delivered more than `after_hours` ago that their
+/// owners never confirmed, oldest first.
+pub async fn delivered_before(conn: &mut Conn, after_hours: f64, limit: i64) -> Result<Vec<Uuid>, AppError> {
+    let due = bookings::table
         .filter(bookings::status.eq(BookingStatus::Delivered.as_str()))
         .filter(
             bookings::delivered_at.lt(Utc::now() - chrono::Duration::milliseconds((after_hours * 3_600_000.0) as i64)),
@@ -538,21 +535,13 @@ pub async fn auto_confirm_due(conn: &mut Conn, after_hours: f64, limit: i64) -> 
         .select(bookings::id)
         .load(conn)
         .await?;
-    let mut confirmed = 0;
-    for id in due {
-        match confirm_as(conn, id, None).await {
-            Ok(_) => confirmed += 1,
-            // the owner confirmed (or someone cancelled) at the same moment
-            Err(AppError::Conflict(_) | AppError::InvalidTransition { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(confirmed)
+    Ok(due)
 }
 
-/// Cancel by the owner, the assigned runner or an admin.
-pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Result<Booking, AppError> {
-    conn.transaction::<Booking, AppError, _>(async |conn| {
+/// Cancel by the owner, the assigned runner or an admin; with whether a
+/// payment step was queued.
+pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Result<(Booking, bool), AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
         let booking = load(conn, id).await?;
         if !booking.parties().is_participant(actor) {
             return Err(AppError::Forbidden("not your booking".into()));
@@ -572,8 +561,8 @@ pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Resu
         if let Some(track) = tracking::cancel(conn, id).await? {
             emit_tracking(conn, &updated, "cancelled", &track, now).await?;
         }
-        payments::after_booking_change(conn, &updated).await?;
-        Ok(updated)
+        let step_due = payments::after_booking_change(conn, &updated).await?;
+        Ok((updated, step_due))
     })
     .await
 }

@@ -238,9 +238,9 @@ pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64, 
 
 // ---- escrow changes ---------------------------------------------------------
 
-/// What the caller must do after an escrow change committed.
+/// What an escrow change left due (the service turns it into a followup).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Followup {
+pub struct EscrowChange {
     /// A saga step became due: kick the saga.
     pub step_due: bool,
     /// The money for this booking is held now: dispatch may start
@@ -407,12 +407,12 @@ pub async fn after_booking_change(conn: &mut Conn, booking: &Booking) -> Result<
 /// If the booking finished meanwhile, its step is queued at once. A hold
 /// reported for an attempt that already failed (or was given back) is an
 /// orphan authorisation: it is voided.
-pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str) -> Result<Followup, AppError> {
+pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str) -> Result<EscrowChange, AppError> {
     conn.transaction::<_, AppError, _>(async |conn| {
         let p = lock(conn, id).await?;
         match p.status() {
             EscrowStatus::Pending => {}
-            EscrowStatus::Held | EscrowStatus::Released => return Ok(Followup::default()),
+            EscrowStatus::Held | EscrowStatus::Released => return Ok(EscrowChange::default()),
             EscrowStatus::Failed | EscrowStatus::Refunded => {
                 if p.stripe_payment_id.is_empty() {
                     diesel::update(payments::table.find(p.id))
@@ -422,7 +422,7 @@ pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str)
                 }
                 tracing::warn!(payment_id = %p.id, intent_id, "hold reported for a finished attempt; voiding it");
                 let step_due = enqueue(conn, p.id, Step::Void, "orphan authorisation").await?;
-                return Ok(Followup { step_due, held_booking: None });
+                return Ok(EscrowChange { step_due, held_booking: None });
             }
         }
         let now = Utc::now();
@@ -437,7 +437,7 @@ pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str)
         let booking =
             booking_db::find(conn, held.booking_id).await?.ok_or_else(|| AppError::not_found("booking", id))?;
         let step_due = step_for_booking(conn, &held, &booking).await?;
-        Ok(Followup { step_due, held_booking: Some(held.booking_id) })
+        Ok(EscrowChange { step_due, held_booking: Some(held.booking_id) })
     })
     .await
 }

@@ -6,8 +6,45 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, RedisError};
 
+use uuid::Uuid;
+
 use crate::config::RedisSettings;
 use crate::error::BoxError;
+
+/// Present (with a TTL) while a runner pings or holds a socket on any node.
+pub fn presence_key(prefix: &str, runner_id: Uuid) -> String {
+    format!("{prefix}presence:{runner_id}")
+}
+
+/// A sorted set of a runner's live `/ws` sockets on every node (member per
+/// socket, scored by when it lapses): offers go only to runners with one.
+pub fn sockets_key(prefix: &str, runner_id: Uuid) -> String {
+    format!("{prefix}sockets:{runner_id}")
+}
+
+/// Held while a runner has an open offer, so no two dispatchers offer the
+/// same runner at once; its value names the offer ([`HeldOffer`]).
+pub fn offer_key(prefix: &str, runner_id: Uuid) -> String {
+    format!("{prefix}offer:{runner_id}")
+}
+
+/// The offer a runner holds: which booking, and the offer frame's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldOffer {
+    pub booking_id: Uuid,
+    pub offer_id: Uuid,
+}
+
+impl HeldOffer {
+    fn encode(&self) -> String {
+        format!("{} {}", self.booking_id, self.offer_id)
+    }
+
+    fn decode(raw: &str) -> Option<Self> {
+        let (booking, offer) = raw.split_once(' ')?;
+        Some(Self { booking_id: Uuid::parse_str(booking).ok()?, offer_id: Uuid::parse_str(offer).ok()? })
+    }
+}
 
 /// A client whose connections set `TCP_NODELAY` (redis-rs leaves it off, and
 /// pipelined small commands on one connection then wait ~40 ms for delayed
@@ -62,6 +99,39 @@ impl RedisHandle {
         let mut conn = self.connection();
         let live: Vec<u64> = pipe.query_async(&mut conn).await?;
         Ok(live.into_iter().map(|n| n > 0).collect())
+    }
+
+    /// Reserves the runner for one offer (`SET NX PX`): false when another
+    /// dispatcher holds the runner already.
+    pub async fn reserve_offer(&self, runner_id: Uuid, offer: HeldOffer, ttl_ms: u64) -> Result<bool, RedisError> {
+        let mut conn = self.connection();
+        let reserved: Option<String> = ::redis::cmd("SET")
+            .arg(offer_key(&self.prefix, runner_id))
+            .arg(offer.encode())
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await?;
+        Ok(reserved.is_some())
+    }
+
+    /// Frees the runner if it still holds this offer (a newer one is kept).
+    pub async fn release_offer(&self, runner_id: Uuid, offer: HeldOffer) -> Result<(), RedisError> {
+        let script = ::redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+        );
+        let mut conn = self.connection();
+        let _: i64 = script.key(offer_key(&self.prefix, runner_id)).arg(offer.encode()).invoke_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// The offer the runner holds now, if any.
+    pub async fn offer_held(&self, runner_id: Uuid) -> Result<Option<HeldOffer>, RedisError> {
+        let mut conn = self.connection();
+        let raw: Option<String> =
+            ::redis::cmd("GET").arg(offer_key(&self.prefix, runner_id)).query_async(&mut conn).await?;
+        Ok(raw.as_deref().and_then(HeldOffer::decode))
     }
 
     pub async fn ping(&self) -> Result<(), RedisError> {

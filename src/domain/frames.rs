@@ -2,11 +2,76 @@
 //! values so every node renders them the same way.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::time;
+
+/// A frame a client sends on `/ws` (docs/PROTOCOL.md), parsed once. Ids
+/// stay text here: a malformed one gets its own error code from the
+/// session, not a parse failure of the whole frame.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type")]
+pub enum ClientFrame {
+    #[serde(rename = "ping")]
+    Ping,
+    #[serde(rename = "location")]
+    Location {
+        latitude: Option<f64>,
+        longitude: Option<f64>,
+        speed_kmh: Option<f64>,
+        heading_degrees: Option<f64>,
+        timestamp: Option<String>,
+    },
+    #[serde(rename = "subscribe")]
+    Subscribe { booking_id: Option<String>, last_seq: Option<i64> },
+    #[serde(rename = "unsubscribe")]
+    Unsubscribe { booking_id: Option<String> },
+    /// By the offer frame's `offer_id` (only the offer still open for this
+    /// runner), or by `booking_id` (the ordinary accept).
+    #[serde(rename = "offer.accept")]
+    OfferAccept { offer_id: Option<String>, booking_id: Option<String> },
+    #[serde(rename = "offer.decline")]
+    OfferDecline { offer_id: Option<String>, booking_id: Option<String> },
+}
+
+/// Why a text frame is not a [`ClientFrame`]: the `error` frame's code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ClientFrame {
+    /// One parse on the hot path; only a failure looks again, to say why.
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        let err = match serde_json::from_str::<Self>(text) {
+            Ok(frame) => return Ok(frame),
+            Err(err) => err,
+        };
+        #[derive(Deserialize)]
+        struct Tag {
+            #[serde(rename = "type")]
+            kind: Option<Value>,
+        }
+        let bad_json = |err: serde_json::Error| FrameError {
+            code: "bad_json",
+            message: format!("frame is not a JSON object: {err}"),
+        };
+        match serde_json::from_str::<Tag>(text) {
+            Err(tag_err) => Err(bad_json(tag_err)),
+            Ok(Tag { kind: None }) => Err(FrameError { code: "unknown_type", message: "frame has no \"type\"".into() }),
+            Ok(Tag { kind: Some(Value::String(kind)) }) if !Self::KINDS.contains(&kind.as_str()) => {
+                Err(FrameError { code: "unknown_type", message: format!("unknown frame type '{kind}'") })
+            }
+            Ok(_) => Err(bad_json(err)),
+        }
+    }
+
+    pub const KINDS: [&'static str; 6] =
+        ["ping", "location", "subscribe", "unsubscribe", "offer.accept", "offer.decline"];
+}
 
 /// One runner position on a trip, as a location frame carries it.
 pub struct Fix {
@@ -188,6 +253,22 @@ mod tests {
         assert_eq!(f["seq"], 7);
         let tracking = json!({"type": "tracking.started", "time": "t", "data": {"booking_id": "b"}});
         assert!(status(&tracking, 8).is_none());
+    }
+
+    #[test]
+    fn client_frames_parse_once_and_say_what_is_wrong() {
+        let f = ClientFrame::parse(r#"{"type":"location","latitude":3.1,"longitude":101.6}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Location { latitude: Some(_), speed_kmh: None, .. }));
+        let f = ClientFrame::parse(r#"{"type":"offer.accept","offer_id":"x"}"#).unwrap();
+        assert_eq!(f, ClientFrame::OfferAccept { offer_id: Some("x".into()), booking_id: None });
+        assert_eq!(ClientFrame::parse(r#"{"type":"ping","extra":1}"#).unwrap(), ClientFrame::Ping);
+        let code = |text: &str| ClientFrame::parse(text).unwrap_err().code;
+        assert_eq!(code("not json"), "bad_json");
+        assert_eq!(code("[1,2]"), "bad_json");
+        assert_eq!(code(r#"{"type":"location","latitude":"north"}"#), "bad_json");
+        assert_eq!(code(r#"{"latitude":3}"#), "unknown_type");
+        assert_eq!(code(r#"{"type":"teleport"}"#), "unknown_type");
+        assert!(ClientFrame::parse(r#"{"type":"teleport"}"#).unwrap_err().message.contains("'teleport'"));
     }
 
     #[test]

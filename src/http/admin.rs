@@ -59,17 +59,7 @@ pub async fn ban_user(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
     let id = parse_id(&id, "user")?;
-    if id == user.id {
-        return Err(AppError::BadRequest("you cannot ban yourself".into()));
-    }
-    let mut conn = state.pool.get().await?;
-    if !users::ban(&mut conn, id).await? {
-        return Err(AppError::not_found("user", id));
-    }
-    drop(conn);
-    state.sessions_ended(id, None);
-    state.refresh_runner(id).await;
-    tracing::warn!(admin_id = %user.id, banned_user_id = %id, "user banned");
+    crate::services::identity::ban(&state.services, user.id, id).await?;
     Ok(envelope::message("user banned successfully"))
 }
 
@@ -96,6 +86,7 @@ pub async fn user_stats(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
 pub async fn dispatch_stats(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
     let stats = state
+        .services
         .live
         .dispatcher
         .send(GetDispatchStats)

@@ -13,15 +13,15 @@ use uuid::Uuid;
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Paginated, Pagination, RawError};
 use super::extract::{AuthUser, PageQuery, parse_id, tally};
-use crate::db::bookings::{self, Booking, HistoryRow, NewBooking, Photo, Scope, StatusFilter};
-use crate::domain::ValidationError;
-use crate::domain::booking::{Actor, AddressInput, BookingStatus, MAX_NOTES, parse_cancel_note, parse_decline_reason};
+use crate::db::bookings::{self, Booking, HistoryRow, Photo, Scope, StatusFilter};
+use crate::domain::booking::{Actor, AddressInput, BookingStatus, parse_cancel_note, parse_decline_reason};
 use crate::domain::crates::CrateRequirement;
 use crate::domain::identity::Role;
-use crate::domain::pet::{PetSpec, PetSpecInput, check_validity};
+use crate::domain::pet::PetSpecInput;
 use crate::domain::pricing::{PriceBreakdown, platform_fee_cents};
 use crate::domain::time::{self, rfc3339_opt};
 use crate::error::AppError;
+use crate::services::bookings::{self as service, BookingInput};
 
 /// BookingDTO (contract §2.4): every key always present.
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,55 +107,16 @@ pub struct CreateBookingRequest {
     pub notes: Option<String>,
 }
 
-/// A create request, validated and priced.
-struct Priced {
-    booking: NewBooking,
-    distance_km: f64,
-    breakdown: PriceBreakdown,
-}
-
-fn price(state: &AppState, owner_id: Uuid, body: CreateBookingRequest) -> Result<Priced, ValidationError> {
-    let now = Utc::now();
-    let pet = body.pet_spec.ok_or_else(|| ValidationError::new("pet_spec is required"))?.parse(now)?;
-    let pickup = AddressInput::parse(body.pickup_address, "pickup")?;
-    let dropoff = AddressInput::parse(body.dropoff_address, "dropoff")?;
-    let scheduled_at = match body.scheduled_at.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(time::parse(raw).ok_or_else(|| ValidationError::new("scheduled_at must be RFC 3339"))?),
-    };
-    let notes = body.notes.map(|n| n.trim().to_owned()).unwrap_or_default();
-    if notes.chars().count() > MAX_NOTES {
-        return Err(ValidationError::new("notes must be at most 1000 characters"));
+impl From<CreateBookingRequest> for BookingInput {
+    fn from(r: CreateBookingRequest) -> Self {
+        Self {
+            pet_spec: r.pet_spec,
+            pickup_address: r.pickup_address,
+            dropoff_address: r.dropoff_address,
+            scheduled_at: r.scheduled_at,
+            notes: r.notes,
+        }
     }
-    priced(state, owner_id, pet, pickup, dropoff, scheduled_at, notes)
-}
-
-fn priced(
-    state: &AppState,
-    owner_id: Uuid,
-    pet: PetSpec,
-    pickup: crate::domain::booking::Address,
-    dropoff: crate::domain::booking::Address,
-    scheduled_at: Option<DateTime<Utc>>,
-    notes: String,
-) -> Result<Priced, ValidationError> {
-    let requirement = CrateRequirement::for_pet(pet.pet_type, pet.weight_kg);
-    let distance_km = pickup.coordinates().distance_km(&dropoff.coordinates());
-    let breakdown = state.pricing.price(pet.pet_type, requirement.minimum_size, distance_km)?;
-    Ok(Priced {
-        booking: NewBooking {
-            owner_id,
-            pet,
-            requirement,
-            pickup,
-            dropoff,
-            price_cents: breakdown.total_cents,
-            scheduled_at,
-            notes,
-        },
-        distance_km,
-        breakdown,
-    })
 }
 
 fn actor(user: &AuthUser) -> Actor {
@@ -172,12 +133,7 @@ pub async fn create(
     body: web::Json<CreateBookingRequest>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
-    let priced = price(&state, user.id, body.into_inner())?;
-    let mut conn = state.pool.get().await?;
-    let booking = bookings::create(&mut conn, priced.booking, state.creation_lease()).await?;
-    state.committed();
-    state.dispatch_created(&booking);
-    tracing::info!(booking_id = %booking.id, booking_number = %booking.booking_number, "booking requested");
+    let booking = service::create(&state.services, actor(&user), body.into_inner().into()).await?;
     Ok(envelope::created(BookingDto::from(booking)))
 }
 
@@ -203,7 +159,7 @@ pub async fn quote(
     body: web::Json<CreateBookingRequest>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
-    let priced = price(&state, user.id, body.into_inner())?;
+    let priced = service::price(&state.services, user.id, body.into_inner().into())?;
     let total = priced.breakdown.total_cents;
     let fee = platform_fee_cents(total, state.settings.marketplace.platform_fee_percent);
     Ok(envelope::ok(QuoteDto {
@@ -283,10 +239,7 @@ pub async fn accept(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let id = booking_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    let booking = bookings::accept(&mut conn, id, actor(&user), state.quality.as_ref()).await?;
-    state.committed();
-    state.reload_runner_here(user.id).await;
+    let booking = service::accept(&state.services, actor(&user), id).await?;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -310,21 +263,14 @@ pub async fn decline(
     user.require(Role::Runner)?;
     let id = booking_id(&id)?;
     let reason = parse_decline_reason(body.reason.as_deref())?;
-    let mut conn = state.pool.get().await?;
-    let booking = bookings::decline(&mut conn, id, actor(&user), reason).await?;
-    state.committed();
-    state.reload_runner_here(user.id).await;
-    state.dispatch(booking.id);
+    let booking = service::decline(&state.services, actor(&user), id, reason).await?;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
 async fn runner_step(state: &AppState, user: &AuthUser, id: &str, to: BookingStatus) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let id = booking_id(id)?;
-    let mut conn = state.pool.get().await?;
-    let booking = bookings::runner_step(&mut conn, id, actor(user), to).await?;
-    state.committed();
-    state.reload_runner_here(user.id).await;
+    let booking = service::runner_step(&state.services, actor(user), id, to).await?;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -360,10 +306,7 @@ pub async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
     let id = booking_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    let booking = bookings::confirm(&mut conn, id, actor(&user)).await?;
-    state.committed();
-    state.payment_step_due();
+    let booking = service::confirm(&state.services, actor(&user), id).await?;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -386,13 +329,7 @@ pub async fn cancel(
     let id = booking_id(&id)?;
     let reason = serde_json::from_slice::<CancelRequest>(&body).ok().and_then(|b| b.reason);
     let note = parse_cancel_note(reason.as_deref())?;
-    let mut conn = state.pool.get().await?;
-    let booking = bookings::cancel(&mut conn, id, actor(&user), &note).await?;
-    state.committed();
-    state.payment_step_due();
-    if let Some(runner_id) = booking.runner_id {
-        state.reload_runner_here(runner_id).await;
-    }
+    let booking = service::cancel(&state.services, actor(&user), id, &note).await?;
     Ok(envelope::ok(BookingDto::from(booking)))
 }
 
@@ -407,21 +344,7 @@ pub async fn rebook(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
     let id = booking_id(&id)?;
-    let mut conn = state.pool.get().await?;
-    let original = bookings::find(&mut conn, id).await?.ok_or_else(|| AppError::not_found("booking", id))?;
-    if original.owner_id != user.id {
-        return Err(AppError::Forbidden("booking does not belong to this user".into()));
-    }
-    let pet = original.pet()?;
-    let now = Utc::now();
-    for v in &pet.vaccinations {
-        check_validity(v, now)?;
-    }
-    let (pickup, dropoff) = original.addresses()?;
-    let priced = priced(&state, user.id, pet, pickup, dropoff, None, original.notes.clone())?;
-    let booking = bookings::create(&mut conn, priced.booking, state.creation_lease()).await?;
-    state.committed();
-    state.dispatch_created(&booking);
+    let booking = service::rebook(&state.services, actor(&user), id).await?;
     Ok(envelope::created(BookingDto::from(booking)))
 }
 

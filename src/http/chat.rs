@@ -44,7 +44,7 @@ pub async fn post(
     let mut conn = state.pool.get().await?;
     let booking = bookings::participating(&mut conn, id, Actor { id: user.id, role: user.role }).await?;
     let msg = chat::post(&mut conn, &booking, (user.id, user.role.as_str()), &message_type, &content).await?;
-    state.committed();
+    state.services.live.follow(crate::services::Followup::published()).await;
     Ok(envelope::created(msg.dto()))
 }
 

@@ -222,7 +222,7 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
         }
         Rotation::NotFound => Err(AppError::Unauthorized("refresh token not found".into())),
         Rotation::Reused { user_id, session_id } => {
-            state.sessions_ended(user_id, Some(session_id));
+            crate::services::identity::sessions_ended(&state.services, user_id, Some(session_id)).await;
             Err(AppError::Unauthorized("refresh token is expired or revoked".into()))
         }
         Rotation::Ended | Rotation::Expired | Rotation::Banned => {
@@ -236,16 +236,7 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
     responses((status = 200, description = "this session ended: its refresh tokens revoked, its access tokens and sockets dead; the user's other devices stay signed in", body = Envelope<Message>),
               (status = 401, body = RawError)))]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    let mut conn = state.pool.get().await?;
-    match user.session_id {
-        Some(session_id) => {
-            tokens::end_session(&mut conn, user.id, session_id).await?;
-        }
-        // A token from before sessions existed names none: end them all.
-        None => users::end_all_sessions(&mut conn, user.id).await?,
-    }
-    drop(conn);
-    state.sessions_ended(user.id, user.session_id);
+    crate::services::identity::logout(&state.services, user.id, user.session_id).await?;
     Ok(envelope::message("logged out successfully"))
 }
 
@@ -253,10 +244,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
     responses((status = 200, description = "every session of the user ended, on every device; open sockets closed", body = Envelope<Message>),
               (status = 401, body = RawError)))]
 pub async fn logout_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    let mut conn = state.pool.get().await?;
-    users::end_all_sessions(&mut conn, user.id).await?;
-    drop(conn);
-    state.sessions_ended(user.id, None);
+    crate::services::identity::logout_all(&state.services, user.id).await?;
     Ok(envelope::message("logged out everywhere"))
 }
 
@@ -328,7 +316,8 @@ pub async fn reset_password(
     let mut conn = state.pool.get().await?;
     match tokens::reset_password(&mut conn, &auth::sha256_hex(&token), &password_hash).await? {
         Reset::Done(user_id) => {
-            state.sessions_ended(user_id, None);
+            drop(conn);
+            crate::services::identity::sessions_ended(&state.services, user_id, None).await;
             Ok(envelope::message("password reset successful"))
         }
         Reset::Invalid => Err(AppError::BadRequest("invalid token".into())),

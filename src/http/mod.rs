@@ -20,27 +20,16 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use actix::Addr;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::actors::bus::Bus;
-use crate::actors::dispatcher::Dispatcher;
-use crate::actors::location_writer::LocationWriter;
-use crate::actors::messages::{DispatchBooking, Kick, Publish, RefreshRunner, Touch};
-use crate::actors::payload::{BusPayload, presence_key, user_channel};
-use crate::actors::registry::Registry;
-use crate::actors::relay::Relay;
 use crate::auth::{HashPool, Passwords, TokenKeys};
 use crate::config::Settings;
 use crate::db::PgPool;
 use crate::db::redis::RedisHandle;
-use crate::domain::eligibility::QualityPolicy;
-use crate::domain::pricing::PricingStrategy;
 use crate::error::envelope_error;
 use crate::mailer::Mailer;
-use crate::payments::escrow::Escrow;
-use crate::payments::saga::PaymentSaga;
+use crate::services::Services;
 
 /// Shared by every worker of a node.
 pub struct AppState {
@@ -57,107 +46,8 @@ pub struct AppState {
     /// Open sockets per user on this node (the per-user cap).
     pub sockets: crate::actors::ws::SocketCounts,
     pub mailer: Arc<dyn Mailer>,
-    pub quality: Arc<dyn QualityPolicy>,
-    pub pricing: Box<dyn PricingStrategy>,
-    pub escrow: Arc<Escrow>,
-    pub live: Live,
-}
-
-/// The node's actors, started once in `Application::build`.
-#[derive(Clone)]
-pub struct Live {
-    pub dispatcher: Addr<Dispatcher>,
-    /// This node's dispatcher identity (the `node` of its leases).
-    pub dispatch_node: Arc<str>,
-    pub bus: Addr<Bus>,
-    pub registry: Addr<Registry>,
-    pub relay: Addr<Relay>,
-    pub writer: Addr<LocationWriter>,
-    pub saga: Addr<PaymentSaga>,
-}
-
-impl AppState {
-    /// A change was committed to the outbox: have it published now.
-    pub fn committed(&self) {
-        self.live.relay.do_send(Kick);
-    }
-
-    fn dispatch_on_creation(&self) -> bool {
-        let d = &self.settings.dispatch;
-        d.enabled && d.trigger == crate::config::DispatchTrigger::Created
-    }
-
-    /// This node's dispatch lease, taken by the transaction that creates a
-    /// booking (when dispatch is on and triggered at creation).
-    pub fn creation_lease(&self) -> crate::db::bookings::Lease<'_> {
-        self.dispatch_on_creation().then(|| (&*self.live.dispatch_node, self.settings.dispatch.lease_secs as f64))
-    }
-
-    /// A booking was just created (with [`Self::creation_lease`]): push it
-    /// to runners now.
-    pub fn dispatch_created(&self, booking: &crate::db::bookings::Booking) {
-        if self.dispatch_on_creation() {
-            let booking_id = booking.id;
-            let booking = Some(std::sync::Arc::new(booking.clone()));
-            self.live.dispatcher.do_send(DispatchBooking { booking_id, booking, claimed: true });
-        }
-    }
-
-    /// Push a booking back in the pool to runners now (when dispatch is on
-    /// and triggered at creation).
-    pub fn dispatch(&self, booking_id: uuid::Uuid) {
-        if self.dispatch_on_creation() {
-            self.live.dispatcher.do_send(DispatchBooking { booking_id, booking: None, claimed: false });
-        }
-    }
-
-    /// Its money is held: push the booking to runners now (when dispatch
-    /// waits for the escrow).
-    pub fn escrow_held(&self, booking_id: uuid::Uuid) {
-        let d = &self.settings.dispatch;
-        if d.enabled && d.trigger == crate::config::DispatchTrigger::EscrowHeld {
-            self.live.dispatcher.do_send(DispatchBooking { booking_id, booking: None, claimed: false });
-        }
-    }
-
-    /// A payment saga step may be due (a confirm or cancel committed).
-    pub fn payment_step_due(&self) {
-        self.live.saga.do_send(Kick);
-    }
-
-    /// The runner is here now (for `realtime.presence_grace_secs`).
-    pub fn touch_presence(&self, runner_id: uuid::Uuid) {
-        self.live.bus.do_send(Touch {
-            key: presence_key(&self.settings.redis.key_prefix, runner_id),
-            ttl_ms: self.settings.realtime.presence_grace_secs * 1000,
-        });
-    }
-
-    /// Tell this node's runner actor (now) and every other node's (through
-    /// Redis) that the runner's presence changed.
-    pub async fn refresh_runner(&self, runner_id: uuid::Uuid) {
-        self.reload_runner_here(runner_id).await;
-        self.refresh_user(runner_id);
-    }
-
-    /// This node's runner actor reloads before its next ping (its trip
-    /// changed here); other nodes learn from the relayed event.
-    pub async fn reload_runner_here(&self, runner_id: uuid::Uuid) {
-        let _ = self.live.registry.send(RefreshRunner { runner_id }).await;
-    }
-
-    /// Close the sockets of one session of the user (`Some`) or of all of
-    /// them (`None`), on every node.
-    pub fn sessions_ended(&self, user_id: uuid::Uuid, session_id: Option<uuid::Uuid>) {
-        let payload = serde_json::to_string(&BusPayload::SessionEnded { session_id }).unwrap_or_default();
-        self.live.bus.do_send(Publish { channel: user_channel(&self.settings.redis.key_prefix, user_id), payload });
-    }
-
-    /// Tell every node's actors about this user (presence changed).
-    pub fn refresh_user(&self, user_id: uuid::Uuid) {
-        let payload = serde_json::to_string(&BusPayload::Refresh).unwrap_or_default();
-        self.live.bus.do_send(Publish { channel: user_channel(&self.settings.redis.key_prefix, user_id), payload });
-    }
+    /// The use cases (and through them the node's actors).
+    pub services: Arc<Services>,
 }
 
 /// A node's life: serving; draining (readiness 503, still serving while

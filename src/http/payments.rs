@@ -15,7 +15,7 @@ use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Paginated, Pagination, RawError};
 use super::extract::{AuthUser, PageQuery, optional_text, parse_id, required_text};
 use crate::db::bookings as booking_db;
-use crate::db::payments::{self as payment_db, DeadLetter, Followup, Payment};
+use crate::db::payments::{self as payment_db, DeadLetter, Payment};
 use crate::domain::ValidationError;
 use crate::domain::booking::Actor;
 use crate::domain::identity::{Email, Role};
@@ -23,7 +23,7 @@ use crate::domain::payment::EscrowStatus;
 use crate::domain::time::{self, rfc3339_opt};
 use crate::error::AppError;
 use crate::payments::escrow::InitiateRequest;
-use crate::payments::webhook;
+use crate::services::payments as service;
 
 /// PaymentDTO (contract §2.5): every key always present.
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,18 +147,6 @@ fn actor(user: &AuthUser) -> Actor {
     Actor { id: user.id, role: user.role }
 }
 
-/// After an escrow change committed: publish it, start the due step, and
-/// dispatch a booking whose money is now held.
-fn follow(state: &AppState, followup: Followup) {
-    state.committed();
-    if followup.step_due {
-        state.payment_step_due();
-    }
-    if let Some(booking_id) = followup.held_booking {
-        state.escrow_held(booking_id);
-    }
-}
-
 #[utoipa::path(post, path = "/api/v1/payments/initiate", tag = "payments", security(("bearer" = [])), request_body = InitiatePayment,
     responses((status = 201, description = "held (or pending with client_secret while the app confirms)", body = Envelope<InitiatedDto>),
               (status = 400, description = "validation; amount_cents does not match the booking price", body = ErrorBody),
@@ -175,12 +163,7 @@ pub async fn initiate(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
     let request = parse_initiate(body.into_inner())?;
-    let done = state.escrow.initiate(actor(&user), request).await;
-    // a failed attempt wrote its event too
-    state.committed();
-    let done = done?;
-    follow(&state, done.followup);
-    tracing::info!(payment_id = %done.payment.id, status = %done.payment.escrow_status, "payment initiated");
+    let done = service::initiate(&state.services, actor(&user), request).await?;
     let held = done.payment.status() == EscrowStatus::Held;
     Ok(envelope::created(InitiatedDto {
         payment_intent_id: done.payment.stripe_payment_id.clone(),
@@ -259,9 +242,8 @@ pub async fn refund(
     user.require(Role::Admin)?;
     let id = parse_id(&id, "payment")?;
     let reason = required_text(body.into_inner().reason, "reason", 500)?;
-    let result = state.escrow.refund_by_admin(id, &reason).await;
-    state.committed();
-    Ok(envelope::ok(PaymentDto::from(result?)))
+    let payment = service::refund_by_admin(&state.services, id, &reason).await?;
+    Ok(envelope::ok(PaymentDto::from(payment)))
 }
 
 #[utoipa::path(post, path = "/api/v1/payments/webhook", tag = "payments",
@@ -280,10 +262,7 @@ pub async fn stripe_webhook(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| AppError::BadRequest("Stripe-Signature header is required".into()))?;
     let payload = std::str::from_utf8(&body).map_err(|_| AppError::BadRequest("body must be UTF-8 JSON".into()))?;
-    let (outcome, followup) = webhook::receive(&state.escrow, payload, signature).await?;
-    if outcome == webhook::Outcome::Processed {
-        follow(&state, followup);
-    }
+    let outcome = service::webhook(&state.services, payload, signature).await?;
     Ok(envelope::ok(json!({"received": true, "outcome": outcome.as_str()})))
 }
 
@@ -389,9 +368,8 @@ pub async fn retry_dead_letter(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
     let id: i64 = id.trim().parse().map_err(|_| AppError::BadRequest("invalid dead letter ID".into()))?;
-    let result = state.escrow.retry_dead_letter(id).await;
-    state.committed();
-    Ok(envelope::ok(PaymentDto::from(result?)))
+    let payment = service::retry_dead_letter(&state.services, id).await?;
+    Ok(envelope::ok(PaymentDto::from(payment)))
 }
 
 #[cfg(test)]

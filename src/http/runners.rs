@@ -212,12 +212,7 @@ pub async fn online(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let at = Coordinates::parse(body.latitude, body.longitude)?;
-    let mut conn = state.pool.get().await?;
-    if !runners::set_online(&mut conn, user.id, at).await? {
-        return Err(AppError::missing("runner not found"));
-    }
-    state.touch_presence(user.id);
-    state.refresh_runner(user.id).await;
+    crate::services::identity::go_online(&state.services, user.id, at).await?;
     Ok(envelope::message("runner is now online"))
 }
 
@@ -225,11 +220,7 @@ pub async fn online(
     responses((status = 200, body = Envelope<Message>), (status = 404, body = ErrorBody)))]
 pub async fn offline(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
-    let mut conn = state.pool.get().await?;
-    if !runners::set_offline(&mut conn, user.id).await? {
-        return Err(AppError::missing("runner not found"));
-    }
-    state.refresh_runner(user.id).await;
+    crate::services::identity::go_offline(&state.services, user.id).await?;
     Ok(envelope::message("runner is now offline"))
 }
 
@@ -247,6 +238,7 @@ pub async fn location(
     let (speed_kmh, heading_degrees) = frames::normalise_motion(body.speed_kmh, body.heading_degrees);
     let ping = Ping { at, speed_kmh, heading_degrees, recorded_at: Utc::now() };
     let result = state
+        .services
         .live
         .registry
         .send(RunnerPing { runner_id: user.id, ping })

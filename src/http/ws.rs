@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::extract::{AuthUser, authenticate, bearer_token};
-use crate::actors::payload::{presence_key, sockets_key, user_channel};
+use crate::actors::payload::user_channel;
 use crate::actors::registry::next_id;
 use crate::actors::ws::SocketSlot;
 use crate::actors::ws::inbound::Assembler;
@@ -21,6 +21,7 @@ use crate::actors::ws::tracking::MAX_FRAME;
 use crate::actors::ws::tracking::TrackingSession;
 use crate::actors::ws::{start_session, start_tracking};
 use crate::db::bookings;
+use crate::db::redis::{presence_key, sockets_key};
 use crate::domain::booking::Actor;
 use crate::domain::identity::Role;
 use crate::error::AppError;
@@ -83,9 +84,9 @@ pub async fn tracking_feed(
         id: next_id(),
         booking_id,
         wants_status,
-        registry: state.live.registry.clone(),
+        registry: state.services.live.registry.clone(),
         last_heard: Instant::now(),
-        user_channel: (state.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
+        user_channel: (state.services.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
         standing: standing(&state, &user),
         phase: state.draining.clone(),
         inbound: Assembler::new(MAX_FRAME, state.settings.realtime.ws_max_frames_per_sec),
@@ -111,7 +112,7 @@ pub async fn app_socket(
         max_frame_bytes: rt.ws_max_frame_bytes,
     };
     let presence = (user.role == Role::Runner).then(|| Presence {
-        bus: state.live.bus.clone(),
+        bus: state.services.live.bus.clone(),
         key: presence_key(&state.settings.redis.key_prefix, user.id),
         ttl: Duration::from_secs(rt.presence_grace_secs),
         sockets_key: sockets_key(&state.settings.redis.key_prefix, user.id),
@@ -120,12 +121,12 @@ pub async fn app_socket(
     });
     let deps = SessionDeps {
         pool: state.pool.clone(),
-        registry: state.live.registry.clone(),
+        registry: state.services.live.registry.clone(),
         limits,
         presence,
-        user_channel: (state.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
-        quality: state.quality.clone(),
-        relay: state.live.relay.clone(),
+        user_channel: (state.services.live.bus.clone(), user_channel(&state.settings.redis.key_prefix, user.id)),
+        services: state.services.clone(),
+        redis: state.redis.clone(),
         prefix: state.settings.redis.key_prefix.clone(),
         standing: standing(&state, &user),
         phase: state.draining.clone(),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{GatewayError, HoldRequest, HoldState, PaymentGateway, Voided};
 use crate::config::PaymentSettings;
 use crate::db::PgPool;
-use crate::db::payments::{self as payment_db, Followup, Job, NewAttempt, Payment, StepOutcome};
+use crate::db::payments::{self as payment_db, EscrowChange, Job, NewAttempt, Payment, StepOutcome};
 use crate::domain::booking::Actor;
 use crate::domain::payment::{self, EscrowStatus, Step};
 use crate::error::AppError;
@@ -34,7 +34,7 @@ pub struct Initiated {
     pub payment: Payment,
     /// For the app's Stripe SDK while the PaymentIntent awaits confirmation.
     pub client_secret: Option<String>,
-    pub followup: Followup,
+    pub change: EscrowChange,
 }
 
 /// How a step run ended.
@@ -89,17 +89,17 @@ impl Escrow {
         let mut conn = self.pool.get().await?;
         match answer {
             Ok(h) => {
-                let followup = match h.state {
+                let change = match h.state {
                     HoldState::Held => payment_db::mark_held(&mut conn, payment.id, &h.intent_id, &h.method).await?,
                     HoldState::AwaitingConfirmation => {
                         payment_db::attach_intent(&mut conn, payment.id, &h.intent_id).await?;
-                        Followup::default()
+                        EscrowChange::default()
                     }
                 };
                 let payment = payment_db::find(&mut conn, payment.id)
                     .await?
                     .ok_or_else(|| AppError::not_found("payment", payment.id))?;
-                Ok(Initiated { payment, client_secret: h.client_secret, followup })
+                Ok(Initiated { payment, client_secret: h.client_secret, change })
             }
             Err(err) => {
                 tracing::warn!(payment_id = %payment.id, error = %err, "hold failed");

@@ -11,8 +11,9 @@ use actix::prelude::*;
 
 use super::escrow::{Escrow, StepRun};
 use crate::actors::messages::Kick;
-use crate::db::{bookings, payments};
+use crate::db::payments;
 use crate::error::AppError;
+use crate::services::Services;
 
 /// Steps claimed per round.
 const BATCH: i64 = 16;
@@ -21,6 +22,9 @@ const AUTO_CONFIRM_EVERY: u32 = 10;
 
 pub struct PaymentSaga {
     escrow: Arc<Escrow>,
+    /// For the auto-confirm: the owner's confirm use case, run by the system.
+    /// Set once the node's services exist (they include this actor).
+    services: Option<Arc<Services>>,
     every: Duration,
     busy: bool,
     again: bool,
@@ -30,7 +34,7 @@ pub struct PaymentSaga {
 impl PaymentSaga {
     pub fn new(escrow: Arc<Escrow>) -> Self {
         let every = Duration::from_millis(escrow.settings.saga_interval_ms.max(10));
-        Self { escrow, every, busy: false, again: false, rounds: 0 }
+        Self { escrow, services: None, every, busy: false, again: false, rounds: 0 }
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {
@@ -41,16 +45,17 @@ impl PaymentSaga {
         self.busy = true;
         self.rounds = self.rounds.wrapping_add(1);
         let sweep = self.rounds % AUTO_CONFIRM_EVERY == 1 && self.escrow.settings.auto_confirm_hours > 0.0;
+        let services = self.services.clone().filter(|_| sweep);
         let escrow = self.escrow.clone();
         let work = async move {
-            let mut conn = escrow.pool.get().await?;
-            let mut ran = 0;
-            if sweep {
-                let n = bookings::auto_confirm_due(&mut conn, escrow.settings.auto_confirm_hours, BATCH).await?;
+            if let Some(services) = services {
+                let n = crate::services::bookings::auto_confirm_due(&services, BATCH).await?;
                 if n > 0 {
                     tracing::info!(confirmed = n, "auto-confirmed delivered bookings");
                 }
             }
+            let mut conn = escrow.pool.get().await?;
+            let mut ran = 0;
             let jobs = payments::claim_due(&mut conn, escrow.settings.saga_lease_secs as f64, BATCH).await?;
             drop(conn);
             // steps of different payments are independent: run them together
@@ -88,6 +93,19 @@ impl Actor for PaymentSaga {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(self.every, |act, ctx| act.round(ctx));
+    }
+}
+
+/// The node's services are built (they hold this actor's address).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UseServices(pub Arc<Services>);
+
+impl Handler<UseServices> for PaymentSaga {
+    type Result = ();
+
+    fn handle(&mut self, UseServices(services): UseServices, _: &mut Self::Context) {
+        self.services = Some(services);
     }
 }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::escrow::Escrow;
 use crate::db::Conn;
-use crate::db::payments::{self as payment_db, Followup, Payment};
+use crate::db::payments::{self as payment_db, EscrowChange, Payment};
 use crate::domain::payment::EscrowStatus;
 use crate::error::AppError;
 
@@ -35,7 +35,7 @@ impl Outcome {
     }
 }
 
-pub async fn receive(escrow: &Escrow, payload: &str, signature: &str) -> Result<(Outcome, Followup), AppError> {
+pub async fn receive(escrow: &Escrow, payload: &str, signature: &str) -> Result<(Outcome, EscrowChange), AppError> {
     let secret = escrow.settings.webhook_secret.expose_secret();
     if secret.is_empty() {
         return Err(AppError::BadRequest("webhooks are not configured (payments.webhook_secret)".into()));
@@ -45,7 +45,7 @@ pub async fn receive(escrow: &Escrow, payload: &str, signature: &str) -> Result<
         // the signature checked out, but the event is not one this build knows
         Err(WebhookError::BadParse(reason)) => {
             tracing::info!(%reason, "signed webhook event not understood; acknowledged");
-            return Ok((Outcome::Ignored, Followup::default()));
+            return Ok((Outcome::Ignored, EscrowChange::default()));
         }
         Err(WebhookError::BadTimestamp(_)) => {
             return Err(AppError::BadRequest("webhook signature timestamp is outside the tolerance".into()));
@@ -57,7 +57,7 @@ pub async fn receive(escrow: &Escrow, payload: &str, signature: &str) -> Result<
     let mut conn = escrow.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         if !payment_db::first_delivery(conn, &event_id, &event_type).await? {
-            return Ok((Outcome::Duplicate, Followup::default()));
+            return Ok((Outcome::Duplicate, EscrowChange::default()));
         }
         let result = match event.data.object {
             EventObject::PaymentIntentAmountCapturableUpdated(pi) => on_capturable(conn, &pi).await?,
@@ -67,7 +67,7 @@ pub async fn receive(escrow: &Escrow, payload: &str, signature: &str) -> Result<
         };
         Ok(match result {
             Some(followup) => (Outcome::Processed, followup),
-            None => (Outcome::Ignored, Followup::default()),
+            None => (Outcome::Ignored, EscrowChange::default()),
         })
     })
     .await
@@ -86,7 +86,7 @@ async fn payment_of(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<Paymen
 }
 
 /// `requires_capture`: the money is held.
-async fn on_capturable(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<Followup>, AppError> {
+async fn on_capturable(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<EscrowChange>, AppError> {
     if pi.status != PaymentIntentStatus::RequiresCapture {
         return Ok(None);
     }
@@ -99,7 +99,7 @@ async fn on_capturable(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<Fol
 }
 
 /// The app's confirmation failed (declined card, failed authentication).
-async fn on_failed(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<Followup>, AppError> {
+async fn on_failed(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<EscrowChange>, AppError> {
     let Some(p) = payment_of(conn, pi).await? else { return Ok(None) };
     if p.status() != EscrowStatus::Pending {
         return Ok(None);
@@ -110,19 +110,19 @@ async fn on_failed(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<Followu
         .and_then(|e| e.message.clone())
         .unwrap_or_else(|| "the payment was not authorised".into());
     payment_db::mark_failed(conn, p.id, &reason).await?;
-    Ok(Some(Followup::default()))
+    Ok(Some(EscrowChange::default()))
 }
 
 /// Cancelled at the provider. Our own void is already recorded (or about
 /// to be); anything else means the authorisation is gone (expired, or
 /// cancelled from the dashboard) and the payment failed.
-async fn on_canceled(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<Followup>, AppError> {
+async fn on_canceled(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<EscrowChange>, AppError> {
     let Some(p) = payment_of(conn, pi).await? else { return Ok(None) };
     let ours = payment_db::step_pending(conn, p.id).await?;
     match p.status() {
         EscrowStatus::Pending | EscrowStatus::Held if !ours => {
             payment_db::mark_failed(conn, p.id, "the authorisation was cancelled at the payment provider").await?;
-            Ok(Some(Followup::default()))
+            Ok(Some(EscrowChange::default()))
         }
         _ => Ok(None),
     }

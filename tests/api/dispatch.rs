@@ -255,18 +255,75 @@ async fn a_pushed_accept_racing_a_pulled_accept_has_one_winner() {
 }
 
 #[actix_web::test]
+async fn accepting_by_offer_id_assigns_and_a_stale_offer_id_is_refused() {
+    let app = dispatch_app(10_000).await;
+    let owner = app.register("do-owner@example.my", "owner").await;
+    let runner = ready_runner(&app, "do-runner@example.my", dog_crate(), north(0.5)).await;
+    let mut ws = socket(&app, &runner).await;
+    // an offer id nobody made
+    ws.send(&json!({"type": "offer.accept", "offer_id": uuid::Uuid::new_v4()})).await;
+    let refused = ws.next_of("error").await;
+    assert_eq!(refused["code"], "offer_failed", "{refused}");
+    ws.send(&json!({"type": "offer.accept", "offer_id": "not-a-uuid"})).await;
+    assert_eq!(ws.next_of("error").await["code"], "invalid_offer_id");
+    let bid = id(&book(&app, &owner, &worked_example()).await);
+    let offer = frame_for(&mut ws, "offer", &bid, 5.0).await.expect("offer");
+    let offer_id = offer["offer_id"].as_str().unwrap().to_owned();
+    ws.send(&json!({"type": "offer.accept", "offer_id": offer_id})).await;
+    let accepted = frame_for(&mut ws, "offer.accepted", &bid, 3.0).await.expect("accepted by offer id");
+    assert_eq!(accepted["status"], "accepted");
+    let booking = app.get(&format!("/api/v1/bookings/{bid}"), Some(&owner.access)).await;
+    assert_eq!(booking.body["data"]["runner_id"], runner.user_id.as_str());
+    // the same offer again: it is no longer open (the booking is taken)
+    ws.send(&json!({"type": "offer.accept", "offer_id": offer_id})).await;
+    assert_eq!(ws.next_of("error").await["code"], "offer_failed");
+}
+
+#[actix_web::test]
+async fn an_expired_offer_id_cannot_take_the_booking() {
+    let app = dispatch_app(600).await;
+    let owner = app.register("dx-owner@example.my", "owner").await;
+    let runner = ready_runner(&app, "dx-runner@example.my", dog_crate(), north(0.5)).await;
+    let mut ws = socket(&app, &runner).await;
+    let bid = id(&book(&app, &owner, &worked_example()).await);
+    let offer = frame_for(&mut ws, "offer", &bid, 5.0).await.expect("offer");
+    frame_for(&mut ws, "offer.expired", &bid, 3.0).await.expect("the offer expires");
+    // the runner answers late, with the expired offer's id
+    let reservation_gone = async {
+        let key = format!("{}offer:{}", app.settings.redis.key_prefix, runner.user_id);
+        let client = ::redis::Client::open(app.settings.redis.url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        for _ in 0..40 {
+            let held: Option<String> = ::redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap();
+            if held.is_none_or(|h| !h.ends_with(offer["offer_id"].as_str().unwrap())) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+    assert!(reservation_gone.await, "an expired offer's reservation is released");
+    ws.send(&json!({"type": "offer.accept", "offer_id": offer["offer_id"]})).await;
+    let refused = ws.next_of("error").await;
+    assert_eq!(refused["code"], "offer_failed", "{refused}");
+    let booking = app.get(&format!("/api/v1/bookings/{bid}"), Some(&owner.access)).await;
+    assert!(booking.body["data"]["runner_id"].is_null(), "the late answer took nothing");
+}
+
+#[actix_web::test]
 async fn cancel_withdraws_the_offer_and_frees_the_runner() {
     let app = dispatch_app(10_000).await;
     let owner = app.register("dc-owner@example.my", "owner").await;
     let runner = ready_runner(&app, "dc-runner@example.my", dog_crate(), north(0.5)).await;
     let mut ws = socket(&app, &runner).await;
     let bid = id(&book(&app, &owner, &worked_example()).await);
-    frame_for(&mut ws, "offer", &bid, 5.0).await.expect("offer");
+    let offer = frame_for(&mut ws, "offer", &bid, 5.0).await.expect("offer");
     let key = format!("{}offer:{}", app.settings.redis.key_prefix, runner.user_id);
     let client = ::redis::Client::open(app.settings.redis.url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let held: Option<String> = ::redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap();
-    assert_eq!(held.as_deref(), Some(bid.as_str()), "the runner is reserved while the offer stands");
+    let reserved = format!("{bid} {}", offer["offer_id"].as_str().unwrap());
+    assert_eq!(held.as_deref(), Some(reserved.as_str()), "the runner is reserved for this offer while it stands");
     app.post(&format!("/api/v1/bookings/{bid}/cancel"), Some(&owner.access), &json!({"reason": "changed_mind"})).await;
     frame_for(&mut ws, "offer.withdrawn", &bid, 3.0).await.expect("the offer is withdrawn");
     let mut freed = false;

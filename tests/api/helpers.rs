@@ -51,7 +51,7 @@ impl kilat::push::PushSender for CapturingPush {
 pub struct TestApp {
     pub push: Arc<CapturingPush>,
     pub address: String,
-    pub live: kilat::http::Live,
+    pub live: kilat::services::Live,
     pub settings: Settings,
     pub mailer: Arc<CapturingMailer>,
     pub client: awc::Client,

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use chrono::Utc;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,26 +18,27 @@ use std::sync::Arc;
 
 use crate::actors::bus::Bus;
 use crate::actors::messages::{
-    BusMessage, FrameKind, Kick, Outbound, Ping, PingRefused, PingRejected, Publish, RefreshRunner, RunnerAddr,
-    SessionClosed, SocketPresence, StreamPing, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
+    BusMessage, FrameKind, Outbound, Ping, PingRefused, PingRejected, Publish, RunnerAddr, SessionClosed,
+    SocketPresence, StreamPing, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
 };
 use crate::actors::payload::BusPayload;
 use crate::actors::payload::dispatch_channel;
 use crate::actors::registry::Registry;
-use crate::actors::relay::Relay;
 use crate::actors::runner::RunnerActor;
 use crate::actors::ws::SocketSlot;
 use crate::actors::ws::delivered::Delivered;
 use crate::actors::ws::inbound::{Assembler, Inbound};
 use crate::actors::ws::standing::{self, Heard, Standing};
+use crate::db::redis::RedisHandle;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
-use crate::domain::eligibility::QualityPolicy;
-use crate::domain::frames;
+use crate::domain::frames::{self, ClientFrame};
 use crate::domain::geo::Coordinates;
 use crate::domain::identity::Role;
 use crate::domain::time;
 use crate::error::AppError;
+use crate::services::Services;
+use crate::services::bookings::OfferRef;
 
 /// Events a reconnecting client may catch up on in one go; further back it
 /// reloads over REST (`recovered: false`).
@@ -60,9 +60,10 @@ pub struct SessionDeps {
     pub presence: Option<Presence>,
     /// (bus, the user's channel name)
     pub user_channel: (Addr<Bus>, String),
-    /// For `offer.accept`: the same eligibility rule as the REST accept.
-    pub quality: Arc<dyn QualityPolicy>,
-    pub relay: Addr<Relay>,
+    /// `offer.accept` is the REST accept's use case.
+    pub services: Arc<Services>,
+    /// Where offers are held (an `offer_id` is checked there).
+    pub redis: RedisHandle,
     pub prefix: String,
     pub standing: Standing,
     pub phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
@@ -106,8 +107,8 @@ pub struct AppSession {
     presence: Option<Presence>,
     /// The user's own channel: notifications, chat, status of their bookings.
     user_channel: (Addr<Bus>, String),
-    quality: Arc<dyn QualityPolicy>,
-    relay: Addr<Relay>,
+    services: Arc<Services>,
+    redis: RedisHandle,
     prefix: String,
     standing: Standing,
     phase: tokio::sync::watch::Receiver<crate::http::NodePhase>,
@@ -124,17 +125,9 @@ pub struct AppSession {
     delivered: HashMap<Uuid, Delivered>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Incoming {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    speed_kmh: Option<f64>,
-    heading_degrees: Option<f64>,
-    timestamp: Option<String>,
-    booking_id: Option<String>,
-    last_seq: Option<i64>,
+/// A booking id as a frame carries it.
+fn parse_uuid(raw: Option<&str>) -> Option<Uuid> {
+    raw.and_then(|b| Uuid::parse_str(b.trim()).ok())
 }
 
 impl AppSession {
@@ -151,8 +144,8 @@ impl AppSession {
             runner: RunnerLink::Unknown,
             presence: deps.presence,
             user_channel: deps.user_channel,
-            quality: deps.quality,
-            relay: deps.relay,
+            services: deps.services,
+            redis: deps.redis,
             prefix: deps.prefix,
             standing: deps.standing,
             phase: deps.phase,
@@ -199,38 +192,48 @@ impl AppSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        let frame: Incoming = match serde_json::from_str(text) {
+        let frame = match ClientFrame::parse(text) {
             Ok(frame) => frame,
-            Err(err) => return Self::error(ctx, "bad_json", &format!("frame is not a JSON object: {err}")),
+            Err(err) => return Self::error(ctx, err.code, &err.message),
         };
-        match frame.kind.as_deref() {
-            Some("ping") => Self::send(ctx, &json!({"type": "pong"})),
-            Some("location") => self.on_location(frame, ctx),
-            Some("subscribe") => self.on_subscribe(frame, ctx),
-            Some("unsubscribe") => self.on_unsubscribe(frame, ctx),
-            Some("offer.accept") => self.on_offer(frame, true, ctx),
-            Some("offer.decline") => self.on_offer(frame, false, ctx),
-            Some(other) => Self::error(ctx, "unknown_type", &format!("unknown frame type '{other}'")),
-            None => Self::error(ctx, "unknown_type", "frame has no \"type\""),
+        match frame {
+            ClientFrame::Ping => Self::send(ctx, &json!({"type": "pong"})),
+            ClientFrame::Location { latitude, longitude, speed_kmh, heading_degrees, timestamp } => {
+                self.on_location((latitude, longitude), (speed_kmh, heading_degrees), timestamp.as_deref(), ctx)
+            }
+            ClientFrame::Subscribe { booking_id, last_seq } => self.on_subscribe(booking_id.as_deref(), last_seq, ctx),
+            ClientFrame::Unsubscribe { booking_id } => self.on_unsubscribe(booking_id.as_deref(), ctx),
+            ClientFrame::OfferAccept { offer_id, booking_id } => {
+                self.on_offer(offer_id.as_deref(), booking_id.as_deref(), true, ctx)
+            }
+            ClientFrame::OfferDecline { offer_id, booking_id } => {
+                self.on_offer(offer_id.as_deref(), booking_id.as_deref(), false, ctx)
+            }
         }
     }
 
-    fn on_location(&mut self, frame: Incoming, ctx: &mut ws::WebsocketContext<Self>) {
+    fn on_location(
+        &mut self,
+        (latitude, longitude): (Option<f64>, Option<f64>),
+        (speed_kmh, heading_degrees): (Option<f64>, Option<f64>),
+        timestamp: Option<&str>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         if self.role != Role::Runner {
             return Self::error(ctx, "forbidden", "only runners send locations");
         }
-        let at = match Coordinates::parse(frame.latitude, frame.longitude) {
+        let at = match Coordinates::parse(latitude, longitude) {
             Ok(at) => at,
             Err(err) => return Self::error(ctx, "invalid_location", &err.0),
         };
-        let recorded_at = match frame.timestamp.as_deref() {
+        let recorded_at = match timestamp {
             None => Utc::now(),
             Some(raw) => match time::parse(raw) {
                 Some(t) => t,
                 None => return Self::error(ctx, "invalid_location", "timestamp must be RFC 3339"),
             },
         };
-        let (speed_kmh, heading_degrees) = frames::normalise_motion(frame.speed_kmh, frame.heading_degrees);
+        let (speed_kmh, heading_degrees) = frames::normalise_motion(speed_kmh, heading_degrees);
         let ping = Ping { at, speed_kmh, heading_degrees, recorded_at };
         self.stream_ping(ping, ctx);
     }
@@ -270,14 +273,14 @@ impl AppSession {
         }));
     }
 
-    fn on_subscribe(&mut self, frame: Incoming, ctx: &mut ws::WebsocketContext<Self>) {
-        let Some(booking_id) = frame.booking_id.as_deref().and_then(|b| Uuid::parse_str(b.trim()).ok()) else {
+    fn on_subscribe(&mut self, booking_id: Option<&str>, last_seq: Option<i64>, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(booking_id) = parse_uuid(booking_id) else {
             return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID");
         };
         if self.watching.contains(&booking_id) || self.replaying.contains_key(&booking_id) {
             return Self::error(ctx, "already_subscribed", "already subscribed to this booking");
         }
-        let last_seq = frame.last_seq.filter(|s| *s >= 0);
+        let last_seq = last_seq.filter(|s| *s >= 0);
         let (pool, registry) = (self.pool.clone(), self.registry.clone());
         let actor = BookingActorId { id: self.user_id, role: self.role };
         let watch = Watch { booking_id, session_id: self.id, recipient: ctx.address().recipient() };
@@ -363,46 +366,68 @@ impl AppSession {
         Self::send(ctx, &frame);
     }
 
-    /// Accepting is the ordinary conditional accept (the database decides
-    /// between a pushed and a pulled accept); declining tells the dispatcher.
-    fn on_offer(&mut self, frame: Incoming, accept: bool, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Accepting is the REST accept's use case (the database decides
+    /// between a pushed and a pulled accept; an `offer_id` must name the
+    /// offer this runner holds now); declining tells the dispatcher.
+    fn on_offer(
+        &mut self,
+        offer_id: Option<&str>,
+        booking_id: Option<&str>,
+        accept: bool,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         if self.role != Role::Runner {
             return Self::error(ctx, "forbidden", "only runners answer offers");
         }
-        let Some(booking_id) = frame.booking_id.as_deref().and_then(|b| Uuid::parse_str(b.trim()).ok()) else {
-            return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID");
+        let offer = match (offer_id, booking_id) {
+            (Some(raw), _) => match parse_uuid(Some(raw)) {
+                Some(id) => OfferRef::Offer(id),
+                None => return Self::error(ctx, "invalid_offer_id", "offer_id must be a UUID"),
+            },
+            (None, raw) => match parse_uuid(raw) {
+                Some(id) => OfferRef::Booking(id),
+                None => return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID"),
+            },
         };
-        let channel = dispatch_channel(&self.prefix, booking_id);
-        let bus = self.user_channel.0.clone();
-        let answer =
-            |accept| serde_json::to_string(&BusPayload::Answer { runner_id: self.user_id, accept }).unwrap_or_default();
+        let (services, redis) = (self.services.clone(), self.redis.clone());
+        let runner = BookingActorId { id: self.user_id, role: self.role };
         if !accept {
-            bus.do_send(Publish { channel, payload: answer(false) });
-            return Self::send(ctx, &json!({"type": "offer.declined", "booking_id": booking_id}));
+            let (bus, prefix) = (self.user_channel.0.clone(), self.prefix.clone());
+            let work = async move {
+                let booking_id = match offer {
+                    OfferRef::Booking(id) => Some(id),
+                    OfferRef::Offer(offer_id) => {
+                        let held = redis.offer_held(runner.id).await.ok().flatten();
+                        held.filter(|h| h.offer_id == offer_id).map(|h| h.booking_id)
+                    }
+                };
+                if let Some(booking_id) = booking_id {
+                    let answer = BusPayload::Answer { runner_id: runner.id, accept: false };
+                    let payload = serde_json::to_string(&answer).unwrap_or_default();
+                    bus.do_send(Publish { channel: dispatch_channel(&prefix, booking_id), payload });
+                }
+                booking_id
+            };
+            ctx.spawn(work.into_actor(self).map(move |booking_id, _, ctx| match booking_id {
+                Some(booking_id) => Self::send(ctx, &json!({"type": "offer.declined", "booking_id": booking_id})),
+                None => Self::error(ctx, "offer_failed", "this offer is no longer open"),
+            }));
+            return;
         }
-        let payload = answer(true);
-        let (pool, quality) = (self.pool.clone(), self.quality.clone());
-        let actor = BookingActorId { id: self.user_id, role: self.role };
         let standing = self.standing.check();
         let work = async move {
             // A ban or logout may not have reached this socket yet.
             if !standing.await? {
                 return Err(AppError::invalid_token());
             }
-            let mut conn = pool.get().await?;
-            bookings::accept(&mut conn, booking_id, actor, quality.as_ref()).await
+            crate::services::bookings::accept_offer(&services, &redis, runner, offer).await
         };
-        ctx.spawn(work.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(booking) => {
-                act.relay.do_send(Kick);
-                bus.do_send(Publish { channel, payload });
-                act.registry.do_send(RefreshRunner { runner_id: act.user_id });
-                Self::send(
-                    ctx,
-                    &json!({"type": "offer.accepted", "booking_id": booking.id, "status": booking.status,
-                            "version": booking.version}),
-                );
-            }
+        ctx.spawn(work.into_actor(self).map(move |result, _, ctx| match result {
+            Ok(booking) => Self::send(
+                ctx,
+                &json!({"type": "offer.accepted", "booking_id": booking.id, "status": booking.status,
+                        "version": booking.version}),
+            ),
             Err(AppError::Auth { .. }) => {
                 Self::error(ctx, "session_ended", "your session has ended; sign in again");
                 standing::end(ctx);
@@ -411,8 +436,8 @@ impl AppSession {
         }));
     }
 
-    fn on_unsubscribe(&mut self, frame: Incoming, ctx: &mut ws::WebsocketContext<Self>) {
-        let Some(booking_id) = frame.booking_id.as_deref().and_then(|b| Uuid::parse_str(b.trim()).ok()) else {
+    fn on_unsubscribe(&mut self, booking_id: Option<&str>, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(booking_id) = parse_uuid(booking_id) else {
             return Self::error(ctx, "invalid_booking_id", "booking_id must be a UUID");
         };
         if self.watching.remove(&booking_id) {
