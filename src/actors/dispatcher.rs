@@ -231,7 +231,11 @@ impl Dispatcher {
             let booking = match cached {
                 Some(booking) => booking,
                 None => match bookings::find(&mut conn, booking_id).await? {
-                    Some(b) if b.status == "requested" && b.runner_id.is_none() => Arc::new(b),
+                    Some(b)
+                        if b.status == crate::domain::booking::BookingStatus::Requested && b.runner_id.is_none() =>
+                    {
+                        Arc::new(b)
+                    }
                     _ => return Ok(Search::Gone),
                 },
             };

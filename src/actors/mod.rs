@@ -25,4 +25,3 @@ pub mod presence;
 pub mod registry;
 pub mod relay;
 pub mod runner;
-pub mod ws;

@@ -26,7 +26,7 @@ pub struct Booking {
     pub booking_number: String,
     pub owner_id: Uuid,
     pub runner_id: Option<Uuid>,
-    pub status: String,
+    pub status: BookingStatus,
     pub pet_spec: Value,
     pub crate_requirement: Value,
     pub pickup_address: Value,
@@ -55,7 +55,7 @@ pub struct Booking {
 impl Booking {
     /// The CHECK constraint keeps it one of the six.
     pub fn status(&self) -> BookingStatus {
-        BookingStatus::parse(&self.status).unwrap_or(BookingStatus::Requested)
+        self.status
     }
 
     pub fn parties(&self) -> Parties {
@@ -670,8 +670,8 @@ pub async fn count_by_status(conn: &mut Conn) -> Result<Vec<(String, i64)>, AppE
 pub struct HistoryRow {
     pub id: Uuid,
     pub booking_id: Uuid,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<BookingStatus>,
+    pub to_status: BookingStatus,
     pub actor_id: Option<Uuid>,
     pub reason: String,
     pub created_at: DateTime<Utc>,

@@ -279,7 +279,7 @@ pub async fn notify_owner(conn: &mut Conn, booking_id: Uuid, kind: &str) -> Resu
         let Some(booking) = super::bookings::find(conn, booking_id).await? else {
             return Ok(());
         };
-        if booking.status != "requested" || booking.runner_id.is_some() {
+        if booking.status != crate::domain::booking::BookingStatus::Requested || booking.runner_id.is_some() {
             return Ok(()); // taken or cancelled meanwhile: nothing to tell
         }
         let facts = BookingFacts {

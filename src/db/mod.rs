@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod payments;
 pub mod pets;
+pub mod pg_enum;
 pub mod pool;
 pub mod redis;
 pub mod runners;

@@ -30,7 +30,7 @@ pub struct Payment {
     pub owner_id: Uuid,
     pub runner_id: Option<Uuid>,
     pub attempt: i32,
-    pub escrow_status: String,
+    pub escrow_status: EscrowStatus,
     pub amount_cents: i64,
     pub platform_fee_cents: i64,
     pub runner_payout_cents: i64,
@@ -53,7 +53,7 @@ pub struct Payment {
 
 impl Payment {
     pub fn status(&self) -> EscrowStatus {
-        EscrowStatus::parse(&self.escrow_status).unwrap_or(EscrowStatus::Failed)
+        self.escrow_status
     }
 }
 
@@ -474,7 +474,7 @@ pub struct Job {
     #[diesel(sql_type = SqlUuid)]
     pub payment_id: Uuid,
     #[diesel(sql_type = Text)]
-    pub step: String,
+    pub step: Step,
     #[diesel(sql_type = Text)]
     pub reason: String,
     #[diesel(sql_type = Integer)]
@@ -633,7 +633,7 @@ pub async fn fail_step(
 pub struct DeadLetter {
     pub id: i64,
     pub payment_id: Uuid,
-    pub step: String,
+    pub step: Step,
     pub reason: String,
     pub attempts: i32,
     pub last_error: String,
@@ -670,8 +670,7 @@ pub async fn retry_dead_letter(conn: &mut Conn, id: i64, lease_secs: f64) -> Res
         if letter.retried_at.is_some() {
             return Err(AppError::Conflict("dead letter was already retried".into()));
         }
-        let step = Step::parse(&letter.step)
-            .ok_or_else(|| AppError::internal(format!("unknown saga step '{}'", letter.step)))?;
+        let step = letter.step;
         diesel::update(payment_dead_letters::table.find(id))
             .set(payment_dead_letters::retried_at.eq(Some(Utc::now())))
             .execute(conn)

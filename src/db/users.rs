@@ -19,7 +19,7 @@ pub struct User {
     pub phone: String,
     pub password_hash: String,
     pub full_name: String,
-    pub role: String,
+    pub role: Role,
     pub is_verified: bool,
     pub avatar_url: String,
     pub is_banned: bool,
@@ -32,7 +32,7 @@ pub struct User {
 impl User {
     /// The stored role; the CHECK constraint keeps it one of the four.
     pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::Owner)
+        self.role
     }
 }
 

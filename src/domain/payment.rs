@@ -10,7 +10,10 @@ use uuid::Uuid;
 use super::booking::BookingStatus;
 use super::pricing::platform_fee_cents;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum EscrowStatus {
     Pending,
     Held,
@@ -78,7 +81,8 @@ pub fn cancel_refund_reason(note: &str) -> String {
 }
 
 /// A saga step still to do for a payment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Step {
     /// Take the held money (the owner confirmed delivery).
     Capture,
@@ -119,6 +123,12 @@ pub fn hold_key(booking_id: Uuid, attempt: i32) -> String {
 
 pub fn step_key(payment_id: Uuid, step: &str) -> String {
     format!("kilat-{step}-{payment_id}")
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -449,8 +449,8 @@ impl From<HistoryRow> for HistoryDto {
         Self {
             id: h.id,
             booking_id: h.booking_id,
-            from_status: h.from_status,
-            to_status: h.to_status,
+            from_status: h.from_status.map(|s| s.as_str().to_owned()),
+            to_status: h.to_status.as_str().to_owned(),
             actor_id: h.actor_id,
             reason: h.reason,
             created_at: h.created_at,

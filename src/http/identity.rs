@@ -44,7 +44,7 @@ impl From<User> for UserDto {
             email: u.email,
             phone: u.phone,
             full_name: u.full_name,
-            role: u.role,
+            role: u.role.as_str().to_owned(),
             is_verified: u.is_verified,
             avatar_url: u.avatar_url,
             created_at: u.created_at,

@@ -44,7 +44,7 @@ pub struct AppState {
     /// leave when it reaches `SocketsLeave`.
     pub draining: tokio::sync::watch::Receiver<NodePhase>,
     /// Open sockets per user on this node (the per-user cap).
-    pub sockets: crate::actors::ws::SocketCounts,
+    pub sockets: crate::http::ws::SocketCounts,
     pub mailer: Arc<dyn Mailer>,
     /// The use cases (and through them the node's actors).
     pub services: Arc<Services>,

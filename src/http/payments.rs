@@ -74,7 +74,7 @@ impl From<Payment> for PaymentDto {
             booking_number: p.booking_number,
             owner_id: p.owner_id,
             runner_id: p.runner_id,
-            escrow_status: p.escrow_status,
+            escrow_status: p.escrow_status.as_str().to_owned(),
             amount_cents: p.amount_cents,
             platform_fee_cents: p.platform_fee_cents,
             runner_payout_cents: p.runner_payout_cents,
@@ -330,7 +330,7 @@ impl From<DeadLetter> for DeadLetterDto {
         Self {
             id: d.id,
             payment_id: d.payment_id,
-            step: d.step,
+            step: d.step.as_str().to_owned(),
             reason: d.reason,
             attempts: d.attempts,
             last_error: d.last_error,

@@ -1,9 +1,17 @@
-//! WebSocket sessions: the only place that imports actix-web-actors (so the
-//! transport can be swapped for actix-ws without touching anything else).
+//! WebSockets: the upgrades (`/ws`, `/ws/tracking/{id}`) and their session
+//! actors. Sessions are transport only: they parse frames
+//! (`domain::frames::ClientFrame`), call services, and write frames. This is
+//! the only place that imports actix-web-actors (so the transport can be
+//! swapped for actix-ws without touching anything else).
 
 pub mod delivered;
 pub mod inbound;
 pub mod session;
+pub mod standing;
+pub mod tracking;
+mod upgrade;
+
+pub use upgrade::{app_socket, tracking_feed};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -80,8 +88,6 @@ impl Drop for SocketSlot {
 pub fn going_away() -> ws::CloseReason {
     ws::CloseReason { code: ws::CloseCode::Away, description: Some("server shutting down; reconnect".into()) }
 }
-pub mod standing;
-pub mod tracking;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;

@@ -13,9 +13,9 @@ use crate::actors::bus::Bus;
 use crate::actors::messages::{BusMessage, FrameKind, Outbound, SessionClosed, Subscribe, Unsubscribe, Watch};
 use crate::actors::payload::BusPayload;
 use crate::actors::registry::Registry;
-use crate::actors::ws::SocketSlot;
-use crate::actors::ws::inbound::{Assembler, Inbound};
-use crate::actors::ws::standing::{self, Heard, Standing};
+use crate::http::ws::SocketSlot;
+use crate::http::ws::inbound::{Assembler, Inbound};
+use crate::http::ws::standing::{self, Heard, Standing};
 
 /// Contract §3.2: server ping every 54 s, read deadline 60 s.
 pub const PING_EVERY: Duration = Duration::from_secs(54);

@@ -1,5 +1,5 @@
 //! WebSocket upgrades: the checks that run before the handshake, then the
-//! session actors in `actors::ws`.
+//! session actors beside it (`http::ws`).
 
 use std::time::{Duration, Instant};
 
@@ -9,22 +9,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::AppState;
-use super::extract::{AuthUser, authenticate, bearer_token};
+use super::SocketSlot;
+use super::inbound::Assembler;
+use super::session::{AppSession, Presence, SessionDeps, SessionLimits};
+use super::standing::Standing;
+use super::tracking::MAX_FRAME;
+use super::tracking::TrackingSession;
+use super::{start_session, start_tracking};
 use crate::actors::payload::user_channel;
 use crate::actors::registry::next_id;
-use crate::actors::ws::SocketSlot;
-use crate::actors::ws::inbound::Assembler;
-use crate::actors::ws::session::{AppSession, Presence, SessionDeps, SessionLimits};
-use crate::actors::ws::standing::Standing;
-use crate::actors::ws::tracking::MAX_FRAME;
-use crate::actors::ws::tracking::TrackingSession;
-use crate::actors::ws::{start_session, start_tracking};
 use crate::db::bookings;
 use crate::db::redis::{presence_key, sockets_key};
 use crate::domain::booking::Actor;
 use crate::domain::identity::Role;
 use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::extract::{AuthUser, authenticate, bearer_token};
 
 /// A place under the user's socket cap on this node, or a raw 429 before
 /// the upgrade.
