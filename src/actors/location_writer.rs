@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, Double, Timestamptz, Uuid as SqlUuid};
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::messages::{Flush, RecordPosition};
 use crate::db::PgPool;
+use crate::db::tracking::{self, KeptWaypoint, LatestPosition};
 use crate::domain::geo::Coordinates;
 
 pub struct LocationWriter {
@@ -69,58 +68,25 @@ impl LocationWriter {
         let pool = self.pool.clone();
         let write = async move {
             let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-            if !positions.is_empty() {
-                let (mut ids, mut lats, mut lngs, mut ats) = (vec![], vec![], vec![], vec![]);
-                for (id, (lat, lng, at)) in &positions {
-                    ids.push(*id);
-                    lats.push(*lat);
-                    lngs.push(*lng);
-                    ats.push(*at);
-                }
-                diesel::sql_query(
-                    "UPDATE runners AS r SET latitude = v.lat, longitude = v.lng, location_updated_at = v.at \
-                     FROM unnest($1, $2, $3, $4) AS v(user_id, lat, lng, at) \
-                     WHERE r.user_id = v.user_id AND r.session_status = 'active' \
-                       AND (r.location_updated_at IS NULL OR r.location_updated_at <= v.at)",
-                )
-                .bind::<Array<SqlUuid>, _>(ids)
-                .bind::<Array<Double>, _>(lats)
-                .bind::<Array<Double>, _>(lngs)
-                .bind::<Array<Timestamptz>, _>(ats)
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            }
-            let trip_points: Vec<&RecordPosition> = waypoints.iter().filter(|w| w.track_id.is_some()).collect();
-            if !trip_points.is_empty() {
-                let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-                for w in trip_points {
-                    cols.0.push(Uuid::new_v4());
-                    cols.1.push(w.track_id.unwrap_or_default());
-                    cols.2.push(w.at.latitude);
-                    cols.3.push(w.at.longitude);
-                    cols.4.push(w.speed_kmh);
-                    cols.5.push(w.heading_degrees);
-                    cols.6.push(w.recorded_at);
-                }
-                // Only into tracks still active: a late ping after delivery is dropped.
-                diesel::sql_query(
-                    "INSERT INTO trip_waypoints (id, track_id, latitude, longitude, speed_kmh, heading_degrees, recorded_at) \
-                     SELECT v.* FROM unnest($1, $2, $3, $4, $5, $6, $7) \
-                         AS v(id, track_id, latitude, longitude, speed_kmh, heading_degrees, recorded_at) \
-                     JOIN trip_tracks t ON t.id = v.track_id AND t.status = 'active'",
-                )
-                .bind::<Array<SqlUuid>, _>(cols.0)
-                .bind::<Array<SqlUuid>, _>(cols.1)
-                .bind::<Array<Double>, _>(cols.2)
-                .bind::<Array<Double>, _>(cols.3)
-                .bind::<Array<Double>, _>(cols.4)
-                .bind::<Array<Double>, _>(cols.5)
-                .bind::<Array<Timestamptz>, _>(cols.6)
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            }
+            let latest: Vec<LatestPosition> = positions
+                .iter()
+                .map(|(id, (lat, lng, at))| LatestPosition { runner_id: *id, latitude: *lat, longitude: *lng, at: *at })
+                .collect();
+            tracking::write_positions(&mut conn, &latest).await.map_err(|e| e.to_string())?;
+            let points: Vec<KeptWaypoint> = waypoints
+                .iter()
+                .filter_map(|w| {
+                    Some(KeptWaypoint {
+                        track_id: w.track_id?,
+                        latitude: w.at.latitude,
+                        longitude: w.at.longitude,
+                        speed_kmh: w.speed_kmh,
+                        heading_degrees: w.heading_degrees,
+                        recorded_at: w.recorded_at,
+                    })
+                })
+                .collect();
+            tracking::write_waypoints(&mut conn, &points).await.map_err(|e| e.to_string())?;
             Ok::<_, String>(())
         };
         ctx.wait(write.into_actor(self).map(|result, _, _| {

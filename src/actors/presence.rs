@@ -10,8 +10,6 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use diesel::sql_types::{Array, Double, Uuid as SqlUuid};
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::bus::Bus;
@@ -19,7 +17,7 @@ use super::messages::Publish;
 use super::payload::{BusPayload, user_channel};
 use crate::db::PgPool;
 use crate::db::redis::RedisHandle;
-use crate::db::redis::presence_key;
+use crate::db::runners;
 
 pub struct PresenceSweeper {
     pool: PgPool,
@@ -28,12 +26,6 @@ pub struct PresenceSweeper {
     prefix: String,
     grace: Duration,
     busy: bool,
-}
-
-#[derive(diesel::QueryableByName)]
-struct RunnerRow {
-    #[diesel(sql_type = SqlUuid)]
-    user_id: Uuid,
 }
 
 impl PresenceSweeper {
@@ -46,50 +38,20 @@ impl PresenceSweeper {
             return;
         }
         self.busy = true;
-        let (pool, redis, prefix, grace) = (self.pool.clone(), self.redis.clone(), self.prefix.clone(), self.grace);
+        let (pool, redis, grace) = (self.pool.clone(), self.redis.clone(), self.grace);
         let work = async move {
             let grace_secs = grace.as_secs_f64();
             let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-            let stale: Vec<RunnerRow> = diesel::sql_query(
-                "SELECT user_id FROM runners WHERE session_status = 'active' \
-                 AND (location_updated_at IS NULL OR location_updated_at < now() - make_interval(secs => $1)) \
-                 AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.runner_id = runners.user_id \
-                                 AND b.status IN ('accepted', 'in_progress')) \
-                 LIMIT 5000",
-            )
-            .bind::<Double, _>(grace_secs)
-            .load(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+            let stale = runners::silent_on_shift(&mut conn, grace_secs).await.map_err(|e| e.to_string())?;
             if stale.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut pipe = ::redis::pipe();
-            for row in &stale {
-                pipe.exists(presence_key(&prefix, row.user_id));
-            }
-            let mut rconn = redis.connection();
-            let present: Vec<bool> = pipe.query_async(&mut rconn).await.map_err(|e| e.to_string())?;
-            let gone: Vec<Uuid> =
-                stale.iter().zip(present).filter(|(_, here)| !here).map(|(row, _)| row.user_id).collect();
+            let present = redis.present(&stale).await.map_err(|e| e.to_string())?;
+            let gone: Vec<Uuid> = stale.iter().zip(present).filter(|(_, here)| !here).map(|(id, _)| *id).collect();
             if gone.is_empty() {
                 return Ok(Vec::new());
             }
-            let offline: Vec<RunnerRow> = diesel::sql_query(
-                "UPDATE runners SET session_status = 'inactive', latitude = NULL, longitude = NULL, \
-                     location_updated_at = NULL, updated_at = now() \
-                 WHERE user_id = ANY($1) AND session_status = 'active' \
-                   AND (location_updated_at IS NULL OR location_updated_at < now() - make_interval(secs => $2)) \
-                   AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.runner_id = runners.user_id \
-                                   AND b.status IN ('accepted', 'in_progress')) \
-                 RETURNING user_id",
-            )
-            .bind::<Array<SqlUuid>, _>(gone)
-            .bind::<Double, _>(grace_secs)
-            .load(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok::<_, String>(offline.into_iter().map(|r| r.user_id).collect())
+            runners::set_silent_offline(&mut conn, &gone, grace_secs).await.map_err(|e| e.to_string())
         };
         ctx.spawn(work.into_actor(self).map(|result, act, _| {
             act.busy = false;

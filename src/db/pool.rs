@@ -75,3 +75,9 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, BoxError>
     })
     .await?
 }
+
+/// One round trip: is the database answering?
+pub async fn ping(conn: &mut super::Conn) -> diesel::QueryResult<()> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn).await.map(|_| ())
+}

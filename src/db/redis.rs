@@ -134,6 +134,16 @@ impl RedisHandle {
         Ok(raw.as_deref().and_then(HeldOffer::decode))
     }
 
+    /// For each runner, whether its presence key exists: one pipelined round trip.
+    pub async fn present(&self, runner_ids: &[Uuid]) -> Result<Vec<bool>, RedisError> {
+        let mut pipe = ::redis::pipe();
+        for id in runner_ids {
+            pipe.exists(presence_key(&self.prefix, *id));
+        }
+        let mut conn = self.connection();
+        pipe.query_async(&mut conn).await
+    }
+
     pub async fn ping(&self) -> Result<(), RedisError> {
         let mut conn = self.connection();
         let _: String = ::redis::cmd("PING").query_async(&mut conn).await?;

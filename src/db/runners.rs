@@ -265,3 +265,44 @@ pub async fn nearby(
     .load(conn)
     .await?)
 }
+
+#[derive(diesel::QueryableByName)]
+struct RunnerId {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    user_id: Uuid,
+}
+
+/// Runners on shift who have not pinged for `grace_secs` and are not on a
+/// trip (a runner on an accepted or in-progress trip is never swept).
+pub async fn silent_on_shift(conn: &mut Conn, grace_secs: f64) -> QueryResult<Vec<Uuid>> {
+    let rows: Vec<RunnerId> = diesel::sql_query(
+        "SELECT user_id FROM runners WHERE session_status = 'active' \
+         AND (location_updated_at IS NULL OR location_updated_at < now() - make_interval(secs => $1)) \
+         AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.runner_id = runners.user_id \
+                         AND b.status IN ('accepted', 'in_progress')) \
+         LIMIT 5000",
+    )
+    .bind::<diesel::sql_types::Double, _>(grace_secs)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.user_id).collect())
+}
+
+/// Takes those of `ids` still silent (and still not on a trip) offline;
+/// returns who went.
+pub async fn set_silent_offline(conn: &mut Conn, ids: &[Uuid], grace_secs: f64) -> QueryResult<Vec<Uuid>> {
+    let rows: Vec<RunnerId> = diesel::sql_query(
+        "UPDATE runners SET session_status = 'inactive', latitude = NULL, longitude = NULL, \
+             location_updated_at = NULL, updated_at = now() \
+         WHERE user_id = ANY($1) AND session_status = 'active' \
+           AND (location_updated_at IS NULL OR location_updated_at < now() - make_interval(secs => $2)) \
+           AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.runner_id = runners.user_id \
+                           AND b.status IN ('accepted', 'in_progress')) \
+         RETURNING user_id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<diesel::sql_types::Double, _>(grace_secs)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.user_id).collect())
+}

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Double, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Double, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -214,4 +214,70 @@ pub async fn find_share(conn: &mut Conn, token: &str) -> Result<Option<Share>, A
         .first(conn)
         .await
         .optional()?)
+}
+
+/// A runner's newest position from a batch of pings.
+pub struct LatestPosition {
+    pub runner_id: Uuid,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub at: DateTime<Utc>,
+}
+
+/// Moves each runner to its newest position in one statement; an older
+/// position than the stored one, or a runner off shift, changes nothing.
+pub async fn write_positions(conn: &mut Conn, batch: &[LatestPosition]) -> QueryResult<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = batch.iter().map(|p| p.runner_id).collect();
+    let lats: Vec<f64> = batch.iter().map(|p| p.latitude).collect();
+    let lngs: Vec<f64> = batch.iter().map(|p| p.longitude).collect();
+    let ats: Vec<DateTime<Utc>> = batch.iter().map(|p| p.at).collect();
+    diesel::sql_query(
+        "UPDATE runners AS r SET latitude = v.lat, longitude = v.lng, location_updated_at = v.at \
+         FROM unnest($1, $2, $3, $4) AS v(user_id, lat, lng, at) \
+         WHERE r.user_id = v.user_id AND r.session_status = 'active' \
+           AND (r.location_updated_at IS NULL OR r.location_updated_at <= v.at)",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Double>, _>(lats)
+    .bind::<Array<Double>, _>(lngs)
+    .bind::<Array<Timestamptz>, _>(ats)
+    .execute(conn)
+    .await
+}
+
+/// One kept point of a trip's route.
+pub struct KeptWaypoint {
+    pub track_id: Uuid,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub speed_kmh: f64,
+    pub heading_degrees: f64,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Appends waypoints in one statement, only to tracks still active (a late
+/// ping after delivery is dropped).
+pub async fn write_waypoints(conn: &mut Conn, batch: &[KeptWaypoint]) -> QueryResult<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::new_v4()).collect();
+    diesel::sql_query(
+        "INSERT INTO trip_waypoints (id, track_id, latitude, longitude, speed_kmh, heading_degrees, recorded_at) \
+         SELECT v.* FROM unnest($1, $2, $3, $4, $5, $6, $7) \
+             AS v(id, track_id, latitude, longitude, speed_kmh, heading_degrees, recorded_at) \
+         JOIN trip_tracks t ON t.id = v.track_id AND t.status = 'active'",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<SqlUuid>, _>(batch.iter().map(|w| w.track_id).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(batch.iter().map(|w| w.latitude).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(batch.iter().map(|w| w.longitude).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(batch.iter().map(|w| w.speed_kmh).collect::<Vec<_>>())
+    .bind::<Array<Double>, _>(batch.iter().map(|w| w.heading_degrees).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(batch.iter().map(|w| w.recorded_at).collect::<Vec<_>>())
+    .execute(conn)
+    .await
 }

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -36,7 +35,7 @@ pub struct Checks {
 async fn check_database(state: &AppState) -> String {
     let probe = async {
         let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(|e| e.to_string())?;
+        crate::db::pool::ping(&mut conn).await.map_err(|e| e.to_string())?;
         Ok::<_, String>(())
     };
     verdict(tokio::time::timeout(CHECK_TIMEOUT, probe).await)
