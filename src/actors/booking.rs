@@ -20,8 +20,8 @@ use super::bus::Bus;
 use super::messages::{
     AddWatcher, Backlog, BusMessage, FrameKind, GetBacklog, Outbound, RemoveWatcher, StopActor, Subscribe, Unsubscribe,
 };
-use super::payload::{BusPayload, LOCATION_TAG};
 use crate::db::{PgPool, outbox};
+use crate::domain::bus::{BusPayload, LOCATION_TAG};
 use crate::domain::frames;
 
 pub struct BookingActor {

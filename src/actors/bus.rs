@@ -20,7 +20,8 @@ use ::redis::{Client, Msg};
 use actix::prelude::*;
 
 use super::messages::{BusMessage, BusStats, GetBusStats, Publish, SocketPresence, Subscribe, Touch, Unsubscribe};
-use super::payload::LOCATION_TAG;
+use crate::db::redis::{BusWrite, write_batch};
+use crate::domain::bus::LOCATION_TAG;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -148,45 +149,40 @@ impl Bus {
             return;
         }
         let take = self.queued.len().min(PUBLISH_BATCH);
-        let mut pipe = ::redis::pipe();
-        // Per command: the channel of a PUBLISH, to learn who listens.
+        // Per write: the channel of a PUBLISH, to learn who listens.
         let mut published: Vec<Option<String>> = Vec::with_capacity(take);
+        let mut writes = Vec::with_capacity(take);
         for cmd in self.queued.drain(..take) {
-            match cmd {
+            let write = match cmd {
                 Outgoing::Publish(msg) => {
-                    pipe.publish(&msg.channel, msg.payload);
-                    published.push(Some(msg.channel));
+                    published.push(Some(msg.channel.clone()));
+                    BusWrite::Publish { channel: msg.channel, payload: msg.payload }
                 }
                 Outgoing::Touch(msg) => {
-                    pipe.pset_ex(msg.key, 1, msg.ttl_ms);
                     published.push(None);
+                    BusWrite::Touch { key: msg.key, ttl_ms: msg.ttl_ms }
                 }
                 Outgoing::Socket(msg) => {
+                    published.push(None);
                     match msg.until_ms {
-                        Some(until) => {
-                            let now = now_ms();
-                            pipe.zadd(&msg.key, &msg.member, until);
-                            // Members of sockets on a node that died lapse by score.
-                            pipe.zrembyscore(&msg.key, "-inf", now);
-                            pipe.pexpire(&msg.key, until.saturating_sub(now) as i64);
-                            published.extend([None, None, None]);
+                        // members of sockets on a node that died lapse by score
+                        Some(until_ms) => {
+                            BusWrite::SocketLive { key: msg.key, member: msg.member, until_ms, now_ms: now_ms() }
                         }
-                        None => {
-                            pipe.zrem(&msg.key, &msg.member);
-                            published.push(None);
-                        }
+                        None => BusWrite::SocketGone { key: msg.key, member: msg.member },
                     }
                 }
             };
+            writes.push(write);
         }
         self.publishing = true;
         let hellos = self.hellos;
         let mut conn = self.publisher.clone();
-        let send = async move { pipe.query_async::<Vec<::redis::Value>>(&mut conn).await };
+        let send = async move { write_batch(&mut conn, writes).await };
         ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
             act.publishing = false;
             match result {
-                Ok(replies) => act.learn_listeners(published, replies, hellos),
+                Ok(receivers) => act.learn_listeners(published, receivers, hellos),
                 Err(err) => tracing::warn!(error = %err, lost = take, "PUBLISH pipeline failed"),
             }
             act.pump_publishes(ctx);
@@ -196,10 +192,10 @@ impl Bus {
     /// A PUBLISH that reached exactly one subscriber on a channel this node
     /// is confirmed on reached this node only: nobody else listens (unless
     /// a hello came in meanwhile).
-    fn learn_listeners(&mut self, published: Vec<Option<String>>, replies: Vec<::redis::Value>, hellos: u64) {
+    fn learn_listeners(&mut self, published: Vec<Option<String>>, receivers: Vec<Option<i64>>, hellos: u64) {
         let now = Instant::now();
-        for (channel, reply) in published.into_iter().zip(replies) {
-            let (Some(channel), ::redis::Value::Int(receivers)) = (channel, reply) else {
+        for (channel, receivers) in published.into_iter().zip(receivers) {
+            let (Some(channel), Some(receivers)) = (channel, receivers) else {
                 continue;
             };
             if receivers == 1 && hellos == self.hellos && self.confirmed.contains(&channel) {
@@ -251,8 +247,9 @@ impl Bus {
     /// Tells every local subscriber of `channels` that it may have missed
     /// messages while Redis was away.
     fn announce_resubscribed(&self, channels: &[String]) {
-        let payload: Arc<str> =
-            Arc::from(serde_json::to_string(&super::payload::BusPayload::Resubscribed).unwrap_or_default().as_str());
+        let payload: Arc<str> = Arc::from(
+            serde_json::to_string(&crate::domain::bus::BusPayload::Resubscribed).unwrap_or_default().as_str(),
+        );
         for channel in channels {
             if let Some(subscribers) = self.subs.get(channel) {
                 let message = BusMessage { channel: Arc::from(channel.as_str()), payload: payload.clone() };

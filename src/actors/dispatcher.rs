@@ -26,12 +26,12 @@ use super::bus::Bus;
 use super::messages::{
     BusMessage, DispatchBooking, DispatchStats, GetDispatchStats, Kick, Publish, StopActor, Subscribe, Unsubscribe,
 };
-use super::payload::{BusPayload, booking_channel, dispatch_channel, user_channel};
 use super::registry::next_id;
 use super::relay::Relay;
 use crate::config::DispatchSettings;
 use crate::db::redis::{HeldOffer, RedisHandle, sockets_key};
 use crate::db::{PgPool, bookings, dispatch};
+use crate::domain::bus::{BusPayload, booking_channel, dispatch_channel, user_channel};
 use crate::domain::dispatch::{Ranked, RankingPolicy, rank, widen};
 use crate::domain::eligibility::QualityPolicy;
 use crate::domain::events::{BookingFacts, booking_event};

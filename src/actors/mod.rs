@@ -20,7 +20,6 @@ pub mod dispatcher;
 pub mod location_writer;
 pub mod messages;
 pub mod notifier;
-pub mod payload;
 pub mod presence;
 pub mod registry;
 pub mod relay;

@@ -14,10 +14,10 @@ use uuid::Uuid;
 
 use super::bus::Bus;
 use super::messages::Publish;
-use super::payload::{BusPayload, user_channel};
 use crate::db::PgPool;
 use crate::db::redis::RedisHandle;
 use crate::db::runners;
+use crate::domain::bus::{BusPayload, user_channel};
 
 pub struct PresenceSweeper {
     pool: PgPool,

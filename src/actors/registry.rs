@@ -16,9 +16,9 @@ use super::messages::{
     AddWatcher, ApplyPing, Backlog, GetBacklog, GetBookingBacklog, GetRegistryStats, PingRejected, RefreshRunner,
     RegistryStats, Reload, RemoveWatcher, RunnerAddr, RunnerIdle, RunnerPing, SessionClosed, StopActor, Unwatch, Watch,
 };
-use super::payload::booking_channel;
 use super::runner::{RunnerActor, RunnerDeps};
 use crate::db::PgPool;
+use crate::domain::bus::booking_channel;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 

@@ -10,9 +10,9 @@ use ::redis::aio::ConnectionManager;
 use actix::prelude::*;
 
 use super::messages::Kick;
-use super::payload::{BusPayload, booking_channel, user_channel};
 use crate::db::PgPool;
-use crate::db::outbox::{self, EventSink, OutboxEvent};
+use crate::db::outbox;
+use crate::db::redis::RedisSink;
 use crate::error::AppError;
 
 const BATCH: i64 = 500;
@@ -25,39 +25,9 @@ pub struct Relay {
     again: bool,
 }
 
-#[derive(Clone)]
-struct RedisSink {
-    conn: ConnectionManager,
-    prefix: String,
-}
-
-impl EventSink for RedisSink {
-    async fn publish(&self, batch: &[OutboxEvent]) -> Result<(), AppError> {
-        let mut pipe = ::redis::pipe();
-        for event in batch {
-            let payload = serde_json::to_string(&BusPayload::Event { seq: event.seq, event: event.payload.clone() })
-                .map_err(AppError::internal)?;
-            if event.aggregate_type == "user" {
-                pipe.publish(user_channel(&self.prefix, event.aggregate_id), &payload).ignore();
-                continue;
-            }
-            pipe.publish(booking_channel(&self.prefix, event.aggregate_id), &payload).ignore();
-            let data = &event.payload["data"];
-            for key in ["owner_id", "runner_id"] {
-                if let Some(user) = data[key].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()) {
-                    pipe.publish(user_channel(&self.prefix, user), &payload).ignore();
-                }
-            }
-        }
-        let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await?;
-        Ok(())
-    }
-}
-
 impl Relay {
     pub fn new(pool: PgPool, conn: ConnectionManager, prefix: String, every: Duration) -> Self {
-        Self { pool, sink: RedisSink { conn, prefix }, every, busy: false, again: false }
+        Self { pool, sink: RedisSink::new(conn, prefix), every, busy: false, again: false }
     }
 
     fn run(&mut self, ctx: &mut Context<Self>) {

@@ -17,9 +17,9 @@ use super::messages::{
     ApplyPing, BusMessage, Ping, PingRefused, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor,
     StreamPing, Subscribe, Touch, Unsubscribe,
 };
-use super::payload::{LOCATION_TAG, booking_channel};
 use super::registry::Registry;
 use crate::db::{PgPool, runners, tracking, users};
+use crate::domain::bus::{LOCATION_TAG, booking_channel};
 use crate::domain::frames;
 
 /// Faster than any van on a Malaysian road; beyond it a ping is a GPS glitch.
@@ -72,7 +72,7 @@ impl RunnerActor {
     pub fn new(runner_id: Uuid, subscriber_id: u64, deps: RunnerDeps) -> Self {
         Self {
             runner_id,
-            user_channel: super::payload::user_channel(&deps.prefix, runner_id),
+            user_channel: crate::domain::bus::user_channel(&deps.prefix, runner_id),
             prefix: deps.prefix,
             subscriber_id,
             pool: deps.pool,

@@ -657,7 +657,7 @@ pub async fn open_pool(
     Ok((rows, total))
 }
 
-pub async fn count_by_status(conn: &mut Conn) -> Result<Vec<(String, i64)>, AppError> {
+pub async fn count_by_status(conn: &mut Conn) -> Result<Vec<(BookingStatus, i64)>, AppError> {
     Ok(bookings::table
         .group_by(bookings::status)
         .select((bookings::status, diesel::dsl::count_star()))

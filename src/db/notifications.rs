@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::schema::{device_tokens, notification_preferences, notifications};
 use super::{Conn, outbox};
 use crate::domain::events::CloudEvent;
+use crate::domain::notifications::DeliveryStatus;
 use crate::domain::time;
 use crate::error::AppError;
 
@@ -29,7 +30,7 @@ pub struct Notification {
     pub channels_sent: Vec<Option<String>>,
     pub channels_failed: Vec<Option<String>>,
     pub retry_count: i32,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub read_at: Option<DateTime<Utc>>,
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
@@ -131,7 +132,7 @@ pub async fn create(
         .await?
         .map(|p| p.usable_channels().into_iter().map(|c| Some(c.to_owned())).collect())
         .unwrap_or_default();
-    let status = if channels.is_empty() { "sent" } else { "pending" };
+    let status = if channels.is_empty() { DeliveryStatus::Sent } else { DeliveryStatus::Pending };
     let row: Notification = diesel::insert_into(notifications::table)
         .values((
             notifications::id.eq(Uuid::new_v4()),
@@ -284,4 +285,64 @@ pub async fn upsert_device_token(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A notification claimed for sending.
+#[derive(QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub user_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>)]
+    pub channels: Vec<Option<String>>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub title: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub body: String,
+}
+
+/// Claims up to `limit` notifications to send (`FOR UPDATE SKIP LOCKED`,
+/// a 60 s lease): pending ones, and ones whose sender's lease lapsed (a
+/// retry, counted).
+pub async fn claim_due(conn: &mut Conn, limit: i64) -> QueryResult<Vec<Claimed>> {
+    diesel::sql_query(
+        "UPDATE notifications SET status = $2, claimed_until = now() + interval '60 seconds', \
+             retry_count = retry_count + CASE WHEN status = $2 THEN 1 ELSE 0 END, updated_at = now() \
+         WHERE id IN (SELECT id FROM notifications \
+                      WHERE status = $3 OR (status = $2 AND claimed_until < now()) \
+                      ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, user_id, channels, title, body",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .bind::<diesel::sql_types::Text, _>(DeliveryStatus::Sending)
+    .bind::<diesel::sql_types::Text, _>(DeliveryStatus::Pending)
+    .load(conn)
+    .await
+}
+
+/// What came of sending one notification: per channel, sent or failed.
+pub async fn record_delivery(conn: &mut Conn, id: Uuid, sent: &[String], failed: &[String]) -> QueryResult<()> {
+    use diesel::sql_types::{Array, Nullable, Text, Timestamptz};
+    let status = match (sent.is_empty(), failed.is_empty()) {
+        (_, true) => DeliveryStatus::Sent,
+        (true, false) => DeliveryStatus::Failed,
+        (false, false) => DeliveryStatus::PartiallySent,
+    };
+    let at = |c: &str| sent.iter().any(|s| s == c).then(Utc::now);
+    diesel::sql_query(
+        "UPDATE notifications SET status = $2, channels_sent = $3, channels_failed = $4, \
+             claimed_until = NULL, fcm_sent_at = $5, sms_sent_at = $6, email_sent_at = $7, updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<Text, _>(status)
+    .bind::<Array<Text>, _>(sent)
+    .bind::<Array<Text>, _>(failed)
+    .bind::<Nullable<Timestamptz>, _>(at("push"))
+    .bind::<Nullable<Timestamptz>, _>(at("sms"))
+    .bind::<Nullable<Timestamptz>, _>(at("email"))
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

@@ -214,11 +214,11 @@ pub async fn list_all(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<Pay
 }
 
 /// Count, amount and fees per status (admin stats).
-pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64, i64)>, AppError> {
+pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(EscrowStatus, i64, i64, i64)>, AppError> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
-        status: String,
+        status: EscrowStatus,
         #[diesel(sql_type = BigInt)]
         n: i64,
         #[diesel(sql_type = BigInt)]

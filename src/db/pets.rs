@@ -1,5 +1,6 @@
 //! Pet profiles (owner-only, soft archive).
 
+use crate::domain::pet::PetStatus;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -24,7 +25,7 @@ pub struct Pet {
     pub notes: String,
     pub photo_url: String,
     pub vaccination_status: String,
-    pub status: String,
+    pub status: PetStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -56,7 +57,7 @@ pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: PetFields) -> Resul
 pub async fn list_active(conn: &mut Conn, owner_id: Uuid) -> Result<Vec<Pet>, AppError> {
     Ok(pets::table
         .filter(pets::owner_id.eq(owner_id))
-        .filter(pets::status.eq("active"))
+        .filter(pets::status.eq(PetStatus::Active))
         .order((pets::created_at.desc(), pets::id.desc()))
         .select(Pet::as_select())
         .load(conn)
@@ -90,7 +91,7 @@ pub async fn update(conn: &mut Conn, id: Uuid, fields: PetFields) -> Result<Pet,
 
 pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<(), AppError> {
     diesel::update(pets::table.find(id))
-        .set((pets::status.eq("archived"), pets::updated_at.eq(Utc::now())))
+        .set((pets::status.eq(PetStatus::Archived), pets::updated_at.eq(Utc::now())))
         .execute(conn)
         .await?;
     Ok(())

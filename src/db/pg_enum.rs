@@ -10,9 +10,12 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::domain::booking::BookingStatus;
+use crate::domain::booking::{BookingStatus, TrackStatus};
+use crate::domain::eligibility::Shift;
 use crate::domain::identity::Role;
+use crate::domain::notifications::DeliveryStatus;
 use crate::domain::payment::{EscrowStatus, Step};
+use crate::domain::pet::PetStatus;
 
 macro_rules! text_enum {
     ($($ty:ty => $what:literal),* $(,)?) => {$(
@@ -37,4 +40,8 @@ text_enum! {
     EscrowStatus => "escrow status",
     Role => "role",
     Step => "saga step",
+    TrackStatus => "trip track status",
+    Shift => "runner shift",
+    DeliveryStatus => "notification status",
+    PetStatus => "pet status",
 }

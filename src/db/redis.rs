@@ -6,10 +6,13 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, RedisError};
 
+use ::redis::aio::ConnectionManager as Connection;
 use uuid::Uuid;
 
+use super::outbox::{EventSink, OutboxEvent};
 use crate::config::RedisSettings;
-use crate::error::BoxError;
+use crate::domain::bus::{BusPayload, booking_channel, user_channel};
+use crate::error::{AppError, BoxError};
 
 /// Present (with a TTL) while a runner pings or holds a socket on any node.
 pub fn presence_key(prefix: &str, runner_id: Uuid) -> String {
@@ -159,4 +162,110 @@ impl RedisHandle {
             ::redis::pipe().atomic().incr(key, 1u64).expire(key, window_secs as i64 + 1).query_async(&mut conn).await?;
         Ok(count)
     }
+}
+
+/// Where the outbox relay publishes: a booking event goes to the booking's
+/// channel and to its owner's and runner's user channels; a user event (a
+/// notification) to that user's channel. One pipeline per batch.
+#[derive(Clone)]
+pub struct RedisSink {
+    conn: Connection,
+    prefix: String,
+}
+
+impl RedisSink {
+    pub fn new(conn: Connection, prefix: String) -> Self {
+        Self { conn, prefix }
+    }
+}
+
+impl EventSink for RedisSink {
+    async fn publish(&self, batch: &[OutboxEvent]) -> Result<(), AppError> {
+        let mut pipe = ::redis::pipe();
+        for event in batch {
+            let payload = serde_json::to_string(&BusPayload::Event { seq: event.seq, event: event.payload.clone() })
+                .map_err(AppError::internal)?;
+            if event.aggregate_type == "user" {
+                pipe.publish(user_channel(&self.prefix, event.aggregate_id), &payload).ignore();
+                continue;
+            }
+            pipe.publish(booking_channel(&self.prefix, event.aggregate_id), &payload).ignore();
+            let data = &event.payload["data"];
+            for key in ["owner_id", "runner_id"] {
+                if let Some(user) = data[key].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+                    pipe.publish(user_channel(&self.prefix, user), &payload).ignore();
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+}
+
+/// One write of the node's bus, batched with others in one pipeline.
+pub enum BusWrite {
+    /// PUBLISH; its reply (how many subscribers got it) is returned.
+    Publish {
+        channel: String,
+        payload: String,
+    },
+    /// A key that lives `ttl_ms` (presence).
+    Touch {
+        key: String,
+        ttl_ms: u64,
+    },
+    /// A member of a sorted set of live sockets, lapsing at `until_ms`
+    /// (older members are dropped, the set expires with its last member).
+    SocketLive {
+        key: String,
+        member: String,
+        until_ms: u64,
+        now_ms: u64,
+    },
+    SocketGone {
+        key: String,
+        member: String,
+    },
+}
+
+/// Sends `writes` in one pipeline; for each write, in order, the receiver
+/// count if it was a PUBLISH.
+pub async fn write_batch(conn: &mut Connection, writes: Vec<BusWrite>) -> Result<Vec<Option<i64>>, RedisError> {
+    let mut pipe = ::redis::pipe();
+    // per write: the index of its first command's reply, and whether it is a PUBLISH
+    let mut firsts: Vec<(usize, bool)> = Vec::with_capacity(writes.len());
+    let mut commands = 0;
+    for write in writes {
+        let (count, publish) = match write {
+            BusWrite::Publish { channel, payload } => {
+                pipe.publish(channel, payload);
+                (1, true)
+            }
+            BusWrite::Touch { key, ttl_ms } => {
+                pipe.pset_ex(key, 1, ttl_ms);
+                (1, false)
+            }
+            BusWrite::SocketLive { key, member, until_ms, now_ms } => {
+                pipe.zadd(&key, member, until_ms);
+                pipe.zrembyscore(&key, "-inf", now_ms);
+                pipe.pexpire(&key, until_ms.saturating_sub(now_ms) as i64);
+                (3, false)
+            }
+            BusWrite::SocketGone { key, member } => {
+                pipe.zrem(key, member);
+                (1, false)
+            }
+        };
+        firsts.push((commands, publish));
+        commands += count;
+    }
+    let replies: Vec<::redis::Value> = pipe.query_async(conn).await?;
+    Ok(firsts
+        .into_iter()
+        .map(|(at, publish)| match (publish, replies.get(at)) {
+            (true, Some(::redis::Value::Int(n))) => Some(*n),
+            _ => None,
+        })
+        .collect())
 }

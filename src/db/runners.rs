@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::Conn;
 use super::schema::{runner_crates, runners};
 use crate::domain::crates::{Crate, CrateSize};
-use crate::domain::eligibility::RunnerFacts;
+use crate::domain::eligibility::{RunnerFacts, Shift};
 use crate::domain::geo::Coordinates;
 use crate::error::AppError;
 
@@ -26,7 +26,7 @@ pub struct Runner {
     pub vehicle_model: String,
     pub vehicle_year: Option<i32>,
     pub air_conditioned: bool,
-    pub session_status: String,
+    pub session_status: Shift,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub location_updated_at: Option<DateTime<Utc>>,
@@ -40,7 +40,7 @@ pub struct Runner {
 
 impl Runner {
     pub fn is_online(&self) -> bool {
-        self.session_status == "active"
+        self.session_status == Shift::Active
     }
 }
 
@@ -207,7 +207,7 @@ pub async fn set_online(conn: &mut Conn, user_id: Uuid, at: Coordinates) -> Resu
     let now = Utc::now();
     let n = diesel::update(runners::table.filter(runners::user_id.eq(user_id)))
         .set((
-            runners::session_status.eq("active"),
+            runners::session_status.eq(Shift::Active),
             runners::latitude.eq(Some(at.latitude)),
             runners::longitude.eq(Some(at.longitude)),
             runners::location_updated_at.eq(Some(now)),
@@ -222,7 +222,7 @@ pub async fn set_online(conn: &mut Conn, user_id: Uuid, at: Coordinates) -> Resu
 pub async fn set_offline(conn: &mut Conn, user_id: Uuid) -> Result<bool, AppError> {
     let n = diesel::update(runners::table.filter(runners::user_id.eq(user_id)))
         .set((
-            runners::session_status.eq("inactive"),
+            runners::session_status.eq(Shift::Inactive),
             runners::latitude.eq(None::<f64>),
             runners::longitude.eq(None::<f64>),
             runners::location_updated_at.eq(None::<DateTime<Utc>>),

@@ -1,6 +1,7 @@
 //! Trip tracks (one per booking, created on accept), their waypoints, and
 //! share links (contract §2.6, §4.8).
 
+use crate::domain::booking::TrackStatus;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Timestamptz, Uuid as SqlUuid};
@@ -17,7 +18,7 @@ pub struct Track {
     pub id: Uuid,
     pub booking_id: Uuid,
     pub runner_id: Uuid,
-    pub status: String,
+    pub status: TrackStatus,
     pub total_distance_km: f64,
     pub started_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -62,14 +63,14 @@ pub async fn start(
             trip_tracks::id.eq(Uuid::new_v4()),
             trip_tracks::booking_id.eq(booking_id),
             trip_tracks::runner_id.eq(runner_id),
-            trip_tracks::status.eq("active"),
+            trip_tracks::status.eq(TrackStatus::Active),
             trip_tracks::started_at.eq(now),
         ))
         .on_conflict(trip_tracks::booking_id)
         .do_update()
         .set((
             trip_tracks::runner_id.eq(runner_id),
-            trip_tracks::status.eq("active"),
+            trip_tracks::status.eq(TrackStatus::Active),
             trip_tracks::total_distance_km.eq(0.0),
             trip_tracks::started_at.eq(now),
             trip_tracks::completed_at.eq(None::<DateTime<Utc>>),
@@ -113,7 +114,7 @@ pub async fn complete(
     .km;
     let done = diesel::update(trip_tracks::table.find(track.id))
         .set((
-            trip_tracks::status.eq("completed"),
+            trip_tracks::status.eq(TrackStatus::Completed),
             trip_tracks::completed_at.eq(Some(now)),
             trip_tracks::total_distance_km.eq(km),
             trip_tracks::version.eq(trip_tracks::version + 1),
@@ -127,9 +128,11 @@ pub async fn complete(
 /// On cancel: the track (if any) stops collecting positions.
 pub async fn cancel(conn: &mut Conn, booking_id: Uuid) -> Result<Option<Track>, diesel::result::Error> {
     diesel::update(
-        trip_tracks::table.filter(trip_tracks::booking_id.eq(booking_id)).filter(trip_tracks::status.eq("active")),
+        trip_tracks::table
+            .filter(trip_tracks::booking_id.eq(booking_id))
+            .filter(trip_tracks::status.eq(TrackStatus::Active)),
     )
-    .set((trip_tracks::status.eq("cancelled"), trip_tracks::version.eq(trip_tracks::version + 1)))
+    .set((trip_tracks::status.eq(TrackStatus::Cancelled), trip_tracks::version.eq(trip_tracks::version + 1)))
     .returning(Track::as_returning())
     .get_result(conn)
     .await
@@ -160,7 +163,7 @@ pub async fn active_trip(conn: &mut Conn, runner_id: Uuid) -> Result<Option<(Uui
     Ok(trip_tracks::table
         .inner_join(bookings::table.on(bookings::id.eq(trip_tracks::booking_id)))
         .filter(trip_tracks::runner_id.eq(runner_id))
-        .filter(trip_tracks::status.eq("active"))
+        .filter(trip_tracks::status.eq(TrackStatus::Active))
         .filter(bookings::runner_id.eq(runner_id))
         .filter(bookings::status.eq_any(["accepted", "in_progress"]))
         .order(trip_tracks::started_at.desc())

@@ -153,7 +153,10 @@ pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, AppError> {
         super::tokens::revoke_all_for_user(conn, id).await?;
         // A banned runner is offline: no more offers, no pool.
         diesel::update(runners::table.filter(runners::user_id.eq(id)))
-            .set((runners::session_status.eq("inactive"), runners::updated_at.eq(Utc::now())))
+            .set((
+                runners::session_status.eq(crate::domain::eligibility::Shift::Inactive),
+                runners::updated_at.eq(Utc::now()),
+            ))
             .execute(conn)
             .await?;
         Ok(true)
@@ -187,7 +190,7 @@ pub async fn list(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<User>, 
     Ok((rows, total))
 }
 
-pub async fn count_by_role(conn: &mut Conn) -> Result<Vec<(String, i64)>, AppError> {
+pub async fn count_by_role(conn: &mut Conn) -> Result<Vec<(Role, i64)>, AppError> {
     Ok(users::table.group_by(users::role).select((users::role, diesel::dsl::count_star())).load(conn).await?)
 }
 

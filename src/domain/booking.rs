@@ -219,6 +219,15 @@ impl Parties {
     }
 }
 
+text_enum! {
+    /// A trip's recorded route: open while the runner carries the pet.
+    pub enum TrackStatus {
+        Active = "active",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,14 @@ pub fn check(
     policy.check(runner.rating, runner.total_trips, runner.completion_rate)
 }
 
+text_enum! {
+    /// A runner's shift: online (offered jobs, in the pool) or offline.
+    pub enum Shift {
+        Active = "active",
+        Inactive = "inactive",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

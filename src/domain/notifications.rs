@@ -110,6 +110,18 @@ pub fn render(event_type: &str, booking_number: &str, data: &Value, audience: Au
     })
 }
 
+text_enum! {
+    /// Where a stored notification is on its way out (push, SMS, email).
+    pub enum DeliveryStatus {
+        Pending = "pending",
+        /// claimed by one node's notifier (with a lease)
+        Sending = "sending",
+        Sent = "sent",
+        Failed = "failed",
+        PartiallySent = "partially_sent",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

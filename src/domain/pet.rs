@@ -189,6 +189,14 @@ pub fn check_validity(v: &Vaccination, now: DateTime<Utc>) -> Result<(), Validat
     Ok(())
 }
 
+text_enum! {
+    /// A pet profile: listed, or archived (kept for bookings that name it).
+    pub enum PetStatus {
+        Active = "active",
+        Archived = "archived",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,7 +76,7 @@ pub async fn user_stats(state: web::Data<AppState>, user: AuthUser) -> Result<Ht
     user.require(Role::Admin)?;
     let mut conn = state.pool.get().await?;
     let counts = users::count_by_role(&mut conn).await?;
-    let (total_users, by_role) = tally(Role::ALL.map(Role::as_str), counts);
+    let (total_users, by_role) = tally(Role::ALL, counts);
     Ok(envelope::ok(UserStats { total_users, by_role }))
 }
 

@@ -501,6 +501,6 @@ pub async fn admin_stats(state: web::Data<AppState>, user: AuthUser) -> Result<H
     user.require(Role::Admin)?;
     let mut conn = state.pool.get().await?;
     let counts = bookings::count_by_status(&mut conn).await?;
-    let (total_bookings, by_status) = tally(BookingStatus::ALL.map(BookingStatus::as_str), counts);
+    let (total_bookings, by_status) = tally(BookingStatus::ALL, counts);
     Ok(envelope::ok(BookingStats { total_bookings, by_status }))
 }

@@ -148,13 +148,13 @@ pub fn required_text(v: Option<String>, field: &str, max: usize) -> Result<Strin
 }
 
 /// Counts per key with every key present (zero when absent), and their sum.
-pub fn tally<'a>(
-    keys: impl IntoIterator<Item = &'a str>,
-    counts: Vec<(String, i64)>,
+pub fn tally<K: std::fmt::Display>(
+    keys: impl IntoIterator<Item = K>,
+    counts: Vec<(K, i64)>,
 ) -> (i64, std::collections::BTreeMap<String, i64>) {
-    let mut map: std::collections::BTreeMap<String, i64> = keys.into_iter().map(|k| (k.to_owned(), 0)).collect();
+    let mut map: std::collections::BTreeMap<String, i64> = keys.into_iter().map(|k| (k.to_string(), 0)).collect();
     for (key, n) in counts {
-        map.insert(key, n);
+        map.insert(key.to_string(), n);
     }
     (map.values().sum(), map)
 }

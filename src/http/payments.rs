@@ -302,11 +302,11 @@ pub async fn admin_stats(state: web::Data<AppState>, user: AuthUser) -> Result<H
     let (mut total_payments, mut total_revenue_cents, mut platform_fees_cents) = (0, 0, 0);
     for (status, n, cents, fees) in rows {
         total_payments += n;
-        if status == EscrowStatus::Released.as_str() {
+        if status == EscrowStatus::Released {
             total_revenue_cents = cents;
             platform_fees_cents = fees;
         }
-        by_status.insert(status, n);
+        by_status.insert(status.as_str().to_owned(), n);
     }
     Ok(envelope::ok(PaymentStats { total_revenue_cents, platform_fees_cents, total_payments, by_status }))
 }

@@ -57,7 +57,7 @@ impl From<Pet> for PetDto {
             notes: p.notes,
             photo_url: p.photo_url,
             vaccination_status: p.vaccination_status,
-            status: p.status,
+            status: p.status.as_str().to_owned(),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }

@@ -81,7 +81,7 @@ impl RunnerDto {
             vehicle_plate: r.vehicle_plate,
             vehicle_model: r.vehicle_model,
             air_conditioned: r.air_conditioned,
-            session_status: r.session_status,
+            session_status: r.session_status.as_str().to_owned(),
             rating: r.rating,
             total_trips: r.total_trips,
             crate_specs: crates.iter().filter(|c| c.runner_id == r.id).map(CrateSpecDto::from).collect(),

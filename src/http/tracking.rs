@@ -82,7 +82,7 @@ pub async fn get(
         id: track.id,
         booking_id: track.booking_id,
         runner_id: track.runner_id,
-        status: track.status,
+        status: track.status.as_str().to_owned(),
         total_distance_km: track.total_distance_km,
         started_at: track.started_at,
         completed_at: track.completed_at,

@@ -21,13 +21,13 @@ use crate::actors::messages::{
     BusMessage, FrameKind, Outbound, Ping, PingRefused, PingRejected, Publish, RunnerAddr, SessionClosed,
     SocketPresence, StreamPing, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
 };
-use crate::actors::payload::BusPayload;
-use crate::actors::payload::dispatch_channel;
 use crate::actors::registry::Registry;
 use crate::actors::runner::RunnerActor;
 use crate::db::redis::RedisHandle;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
+use crate::domain::bus::BusPayload;
+use crate::domain::bus::dispatch_channel;
 use crate::domain::frames::{self, ClientFrame};
 use crate::domain::geo::Coordinates;
 use crate::domain::identity::Role;

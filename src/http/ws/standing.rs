@@ -15,8 +15,8 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use uuid::Uuid;
 
-use crate::actors::payload::BusPayload;
 use crate::db::{PgPool, users};
+use crate::domain::bus::BusPayload;
 
 /// Close code and reason of a socket whose session is over (RFC 6455 1008).
 pub fn ended_reason() -> ws::CloseReason {

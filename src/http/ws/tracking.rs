@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::actors::bus::Bus;
 use crate::actors::messages::{BusMessage, FrameKind, Outbound, SessionClosed, Subscribe, Unsubscribe, Watch};
-use crate::actors::payload::BusPayload;
 use crate::actors::registry::Registry;
+use crate::domain::bus::BusPayload;
 use crate::http::ws::SocketSlot;
 use crate::http::ws::inbound::{Assembler, Inbound};
 use crate::http::ws::standing::{self, Heard, Standing};
