@@ -111,7 +111,7 @@ impl Application {
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
                 .app_data(web::PayloadConfig::new(json_limit))
-                .configure(http::routes)
+                .configure(http::routes::configure)
                 .default_service(web::to(http::not_found))
                 .wrap(from_fn(middleware::rate_limit))
                 .wrap(Compress::default())

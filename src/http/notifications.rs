@@ -74,7 +74,7 @@ pub struct ReadRequest {
     pub read_at: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(method(put, post), path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, description = "idempotent; POST with {read_at} works the same"),
               (status = 404, description = "Notification not found (missing or someone else's)", body = ErrorBody)))]

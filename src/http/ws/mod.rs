@@ -9,7 +9,7 @@ pub mod inbound;
 pub mod session;
 pub mod standing;
 pub mod tracking;
-mod upgrade;
+pub mod upgrade;
 
 pub use upgrade::{app_socket, tracking_feed};
 

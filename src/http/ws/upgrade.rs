@@ -51,8 +51,17 @@ pub struct FeedQuery {
     pub events: Option<String>,
 }
 
-/// `GET /ws/tracking/:bookingId?token=…[&events=status]` (contract §3.1):
-/// participants only, every refusal a raw `{"error":…}` before the upgrade.
+/// `GET /ws/tracking/:bookingId?token=…[&events=status]`: participants
+/// only, every refusal a raw `{"error":…}` before the upgrade.
+#[utoipa::path(get, path = "/ws/tracking/{booking_id}", tag = "realtime",
+    params(("booking_id" = String, Path), ("token" = Option<String>, Query, description = "access token (or a bearer header)"),
+           ("events" = Option<String>, Query, description = "`status` adds booking.status frames")),
+    responses((status = 101, description = "WebSocket: location_update (and booking.status) frames, see docs/PROTOCOL.md"),
+              (status = 400, description = "invalid booking ID format (raw)"),
+              (status = 401, description = "missing or invalid token (raw)"),
+              (status = 403, description = "not a participant (raw)"),
+              (status = 404, description = "booking not found (raw)"),
+              (status = 429, description = "too many sockets for this user on this node (raw)")))]
 pub async fn tracking_feed(
     req: HttpRequest,
     stream: web::Payload,
@@ -95,7 +104,12 @@ pub async fn tracking_feed(
     start_tracking(session, &req, stream).map_err(|e| AppError::BadRequest(format!("WebSocket upgrade failed: {e}")))
 }
 
-/// `GET /ws?token=…`: the persistent app session (BRIEF §3).
+/// `GET /ws?token=…`: the persistent app session.
+#[utoipa::path(get, path = "/ws", tag = "realtime",
+    params(("token" = Option<String>, Query, description = "access token (or a bearer header)")),
+    responses((status = 101, description = "WebSocket: the frames of docs/PROTOCOL.md"),
+              (status = 401, description = "missing or invalid token (raw)"),
+              (status = 429, description = "too many sockets for this user on this node (raw)")))]
 pub async fn app_socket(
     req: HttpRequest,
     stream: web::Payload,
