@@ -21,10 +21,12 @@ use actix::prelude::*;
 
 use super::messages::{BusMessage, BusStats, GetBusStats, Publish, SocketPresence, Subscribe, Touch, Unsubscribe};
 use crate::db::redis::{BusWrite, write_batch};
+use crate::domain::backoff::Backoff;
 use crate::domain::bus::LOCATION_TAG;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Reconnecting to Redis: 100 ms, doubling, at most 5 s apart.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 /// Publishes sent to Redis in one pipelined round trip.
 const PUBLISH_BATCH: usize = 1024;
 /// Publishes waiting while Redis is slow or away; beyond this the newest
@@ -53,7 +55,8 @@ pub struct Bus {
     /// stream exists at a time: a new one is added only after the old ended.
     sink: Option<PubSubSink>,
     connecting: bool,
-    backoff: Duration,
+    /// Failed connection attempts in a row.
+    failures: u32,
     queued: VecDeque<Outgoing>,
     publishing: bool,
     dropped_publishes: u64,
@@ -90,7 +93,7 @@ impl Bus {
             subs: HashMap::new(),
             sink: None,
             connecting: false,
-            backoff: Duration::from_millis(100),
+            failures: 0,
             queued: VecDeque::new(),
             publishing: false,
             dropped_publishes: 0,
@@ -218,7 +221,7 @@ impl Bus {
             match result {
                 Ok(Ok(pubsub)) => {
                     let (sink, stream) = pubsub.split();
-                    act.backoff = Duration::from_millis(100);
+                    act.failures = 0;
                     act.confirmed.clear();
                     act.quiet.clear();
                     let channels: Vec<String> = act.subs.keys().cloned().collect();
@@ -264,9 +267,9 @@ impl Bus {
         self.sink = None;
         self.confirmed.clear();
         self.quiet.clear();
-        tracing::warn!(error = %why, retry_in_ms = self.backoff.as_millis() as u64, "bus not connected to Redis");
-        let delay = self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.failures = self.failures.saturating_add(1);
+        let delay = RECONNECT.after(self.failures);
+        tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "bus not connected to Redis");
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
     }
 }

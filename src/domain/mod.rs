@@ -44,6 +44,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod backoff;
 pub mod booking;
 pub mod bus;
 pub mod crates;

@@ -3,7 +3,6 @@
 //! sen end to end.
 
 use std::fmt;
-use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -108,13 +107,6 @@ impl Step {
     }
 }
 
-/// Exponential backoff for the `attempts`-th failure: base × 2^(attempts-1),
-/// capped.
-pub fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
-    let exp = attempts.saturating_sub(1).clamp(0, 20) as u32;
-    base.saturating_mul(1u32 << exp).min(max)
-}
-
 /// One idempotency key per booking attempt for the hold, and per payment
 /// and step for the rest: a retried request can never move money twice.
 pub fn hold_key(booking_id: Uuid, attempt: i32) -> String {
@@ -169,17 +161,6 @@ mod tests {
     fn refund_reason_names_the_cancel() {
         assert_eq!(cancel_refund_reason("pet is sick"), "booking cancelled: pet is sick");
         assert_eq!(cancel_refund_reason("  "), "booking cancelled");
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let base = Duration::from_millis(100);
-        let max = Duration::from_secs(1);
-        assert_eq!(backoff(1, base, max), Duration::from_millis(100));
-        assert_eq!(backoff(2, base, max), Duration::from_millis(200));
-        assert_eq!(backoff(4, base, max), Duration::from_millis(800));
-        assert_eq!(backoff(5, base, max), max);
-        assert_eq!(backoff(1000, base, max), max);
     }
 
     #[test]

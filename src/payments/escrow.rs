@@ -11,6 +11,7 @@ use super::{GatewayError, HoldRequest, HoldState, PaymentGateway, Voided};
 use crate::config::PaymentSettings;
 use crate::db::PgPool;
 use crate::db::payments::{self as payment_db, EscrowChange, Job, NewAttempt, Payment, StepOutcome};
+use crate::domain::backoff::Backoff;
 use crate::domain::booking::Actor;
 use crate::domain::payment::{self, EscrowStatus, Step};
 use crate::error::AppError;
@@ -141,11 +142,11 @@ impl Escrow {
             Err(error) => {
                 let out_of_attempts = job.attempts >= self.settings.saga_attempts;
                 let retry_in = (error.is_transient() && !out_of_attempts).then(|| {
-                    payment::backoff(
-                        job.attempts,
+                    Backoff::new(
                         std::time::Duration::from_millis(self.settings.saga_backoff_ms),
                         std::time::Duration::from_millis(self.settings.saga_backoff_max_ms),
                     )
+                    .after(job.attempts.max(0) as u32)
                 });
                 let dead = payment_db::fail_step(&mut conn, job, &error.to_string(), retry_in).await?;
                 if dead {

@@ -19,13 +19,14 @@ use stripe_core::{PaymentIntent, PaymentIntentCaptureMethod, PaymentIntentStatus
 use stripe_types::Currency;
 
 use super::{GatewayError, GatewayFuture, Hold, HoldRequest, HoldState, PaymentGateway, Voided};
+use crate::domain::backoff::Backoff;
 use crate::config::PaymentSettings;
 use crate::error::BoxError;
 
 pub struct StripeGateway {
     client: stripe::Client,
     attempts: u32,
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 impl StripeGateway {
@@ -45,7 +46,10 @@ impl StripeGateway {
         Ok(Self {
             client,
             attempts: settings.request_attempts.max(1),
-            backoff: Duration::from_millis(settings.request_backoff_ms),
+            backoff: Backoff::new(
+                Duration::from_millis(settings.request_backoff_ms),
+                Duration::from_millis(settings.request_backoff_ms).saturating_mul(1024),
+            ),
         })
     }
 
@@ -66,7 +70,7 @@ impl StripeGateway {
         let mut last = GatewayError::Unavailable("no attempt made".into());
         for attempt in 0..self.attempts {
             if attempt > 0 {
-                tokio::time::sleep(self.backoff.saturating_mul(1 << (attempt - 1).min(10))).await;
+                tokio::time::sleep(self.backoff.after(attempt)).await;
             }
             let sent = request.customize().request_strategy(strategy.clone()).send(&self.client);
             match sent.await {

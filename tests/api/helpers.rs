@@ -100,7 +100,12 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
 pub async fn spawn_peer(of: &TestApp) -> TestApp {
     let settings = of.settings.clone();
     let database =
-        TestDatabase { name: String::new(), admin_url: String::new(), url: of.settings.database.url.clone() };
+        TestDatabase {
+            name: String::new(),
+            admin_url: String::new(),
+            url: of.settings.database.url.clone(),
+            leftovers_expected: of._database.leftovers_expected.clone(),
+        };
     start(settings, database).await
 }
 
@@ -118,6 +123,13 @@ async fn start(settings: Settings, database: TestDatabase) -> TestApp {
 }
 
 impl TestApp {
+    /// This test means to leave events unpublished or dead letters behind
+    /// (it takes Redis or the relay away, or tests dead letters); the
+    /// teardown check is off for it.
+    pub fn expect_leftovers(&self) {
+        self._database.leftovers_expected.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> TestResponse {
         let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.client.request(method, format!("{}{}", self.address, path));
@@ -235,6 +247,9 @@ struct TestDatabase {
     name: String,
     admin_url: String,
     url: String,
+    /// Set by a test that means to leave events unpublished or dead
+    /// letters behind (it stops Redis or the relay, or tests dead letters).
+    leftovers_expected: Arc<std::sync::atomic::AtomicBool>,
 }
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -326,8 +341,35 @@ impl TestDatabase {
                 Err(err) => panic!("cannot create test database: {err}"),
             }
         }
-        Self { url: with_database(admin_url, &name), name, admin_url: admin_url.to_owned() }
+        Self {
+            url: with_database(admin_url, &name),
+            name,
+            admin_url: admin_url.to_owned(),
+            leftovers_expected: Default::default(),
+        }
     }
+}
+
+/// What a finished test left undone: outbox events the relay never
+/// published (unpublished for over 2 s, where the relay runs every 50 ms and
+/// on every commit), and payment steps dead-lettered and never retried.
+async fn leftovers(url: &str) -> Result<(i64, i64), Box<dyn std::error::Error + Send + Sync>> {
+    #[derive(diesel::QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        unpublished: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        dead: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    let left: Left = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL \
+                 AND created_at < now() - interval '2 seconds') AS unpublished, \
+                (SELECT count(*) FROM payment_dead_letters WHERE retried_at IS NULL) AS dead",
+    )
+    .get_result(&mut conn)
+    .await?;
+    Ok((left.unpublished, left.dead))
 }
 
 impl Drop for TestDatabase {
@@ -335,7 +377,32 @@ impl Drop for TestDatabase {
         if self.name.is_empty() {
             return;
         }
-        let (name, admin_url) = (self.name.clone(), self.admin_url.clone());
+        // Every event a test caused was published, and no payment step is
+        // left dead: unless the test said so. (No waiting here: the test's
+        // actors run on this thread, so the check reads what they did.)
+        if !std::thread::panicking() && !std::sync::atomic::AtomicBool::load(&self.leftovers_expected, std::sync::atomic::Ordering::SeqCst) {
+            let url = self.url.clone();
+            let checked = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(leftovers(&url))
+            })
+            .join();
+            if let Ok(Ok((unpublished, dead))) = checked {
+                if unpublished > 0 || dead > 0 {
+                    self.leftovers_expected.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let name = self.name.clone();
+                    drop_database(&name, &self.admin_url);
+                    panic!("the test left {unpublished} unpublished outbox event(s) and {dead} dead letter(s)");
+                }
+            }
+        }
+        drop_database(&self.name, &self.admin_url);
+    }
+}
+
+fn drop_database(database: &str, admin_url: &str) {
+    {
+        let (name, admin_url) = (database.to_owned(), admin_url.to_owned());
         let dropped = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
@@ -348,7 +415,7 @@ impl Drop for TestDatabase {
         })
         .join();
         if let Ok(Err(err)) = dropped {
-            eprintln!("could not drop test database {}: {err}", self.name);
+            eprintln!("could not drop test database {database}: {err}");
         }
     }
 }
