@@ -19,8 +19,8 @@ use stripe_core::{PaymentIntent, PaymentIntentCaptureMethod, PaymentIntentStatus
 use stripe_types::Currency;
 
 use super::{GatewayError, GatewayFuture, Hold, HoldRequest, HoldState, PaymentGateway, Voided};
-use crate::domain::backoff::Backoff;
 use crate::config::PaymentSettings;
+use crate::domain::backoff::Backoff;
 use crate::error::BoxError;
 
 pub struct StripeGateway {

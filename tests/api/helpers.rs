@@ -55,6 +55,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub mailer: Arc<CapturingMailer>,
     pub client: awc::Client,
+    node: Node,
     // dropped with the app: the per-test database goes away
     _database: TestDatabase,
 }
@@ -100,36 +101,81 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
 pub async fn spawn_peer(of: &TestApp) -> TestApp {
     let settings = of.settings.clone();
     let database =
-        TestDatabase {
-            name: String::new(),
-            admin_url: String::new(),
-            url: of.settings.database.url.clone(),
-            leftovers_expected: of._database.leftovers_expected.clone(),
-        };
+        TestDatabase { name: String::new(), admin_url: String::new(), url: of.settings.database.url.clone() };
     start(settings, database).await
 }
 
+/// Starts a node on a thread (and actix system) of its own, as a real node
+/// would run beside its clients: the test's thread may block at teardown
+/// while the node finishes its work.
 async fn start(settings: Settings, database: TestDatabase) -> TestApp {
     kilat::telemetry::init(&settings.log);
     let mailer = Arc::new(CapturingMailer::default());
     let push = Arc::new(CapturingPush::default());
     let deps = Dependencies { mailer: mailer.clone(), push: push.clone() };
-    let app = Application::build(settings.clone(), deps).await.expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let live = app.live();
-    actix_web::rt::spawn(app.run_until_stopped());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let node_settings = settings.clone();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(node_settings, deps).await.expect("app builds");
+            let (_, server) = app.drain();
+            let _ = tx.send((app.port(), app.live(), actix_web::rt::System::current(), server));
+            let _ = app.run_until_stopped().await;
+        });
+    });
+    let (port, live, system, server) = rx.await.expect("the node started");
+    let address = format!("http://127.0.0.1:{port}");
     let client = awc::Client::builder().timeout(Duration::from_secs(15)).finish();
-    TestApp { push, address, live, settings, mailer, client, _database: database }
+    TestApp { push, address, live, settings, mailer, client, node: Node { system, server }, _database: database }
+}
+
+/// A node's thread: stopped when its `TestApp` goes.
+struct Node {
+    system: actix_web::rt::System,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Every event the test caused is published (the relay gets a few
+        // seconds) and no payment step is left dead; then the node stops.
+        // (A peer shares its first node's database: the first node checks.)
+        let database = &self._database;
+        let check = !database.name.is_empty() && !std::thread::panicking();
+        let left = if check { wait_for_drain(&database.url) } else { None };
+        drop(self.node.server.stop(false)); // the command is sent at once
+        self.node.system.stop();
+        if let Some((unpublished, dead)) = left {
+            panic!("the test left {unpublished} unpublished outbox event(s) and {dead} dead letter(s)");
+        }
+    }
+}
+
+/// Waits up to 5 s for the outbox to drain; what is left then, if anything.
+fn wait_for_drain(url: &str) -> Option<(i64, i64)> {
+    let url = url.to_owned();
+    let left = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                match leftovers(&url).await {
+                    Ok((0, 0)) => return None,
+                    Ok(left) if std::time::Instant::now() > deadline => return Some(left),
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    Err(err) => {
+                        eprintln!("teardown check failed to run: {err}");
+                        return None;
+                    }
+                }
+            }
+        })
+    })
+    .join();
+    left.ok().flatten()
 }
 
 impl TestApp {
-    /// This test means to leave events unpublished or dead letters behind
-    /// (it takes Redis or the relay away, or tests dead letters); the
-    /// teardown check is off for it.
-    pub fn expect_leftovers(&self) {
-        self._database.leftovers_expected.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
     pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> TestResponse {
         let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.client.request(method, format!("{}{}", self.address, path));
@@ -247,9 +293,6 @@ struct TestDatabase {
     name: String,
     admin_url: String,
     url: String,
-    /// Set by a test that means to leave events unpublished or dead
-    /// letters behind (it stops Redis or the relay, or tests dead letters).
-    leftovers_expected: Arc<std::sync::atomic::AtomicBool>,
 }
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -341,18 +384,12 @@ impl TestDatabase {
                 Err(err) => panic!("cannot create test database: {err}"),
             }
         }
-        Self {
-            url: with_database(admin_url, &name),
-            name,
-            admin_url: admin_url.to_owned(),
-            leftovers_expected: Default::default(),
-        }
+        Self { url: with_database(admin_url, &name), name, admin_url: admin_url.to_owned() }
     }
 }
 
-/// What a finished test left undone: outbox events the relay never
-/// published (unpublished for over 2 s, where the relay runs every 50 ms and
-/// on every commit), and payment steps dead-lettered and never retried.
+/// What a finished test left undone: outbox events not published, and
+/// payment steps dead-lettered and never retried.
 async fn leftovers(url: &str) -> Result<(i64, i64), Box<dyn std::error::Error + Send + Sync>> {
     #[derive(diesel::QueryableByName)]
     struct Left {
@@ -363,8 +400,7 @@ async fn leftovers(url: &str) -> Result<(i64, i64), Box<dyn std::error::Error + 
     }
     let mut conn = AsyncPgConnection::establish(url).await?;
     let left: Left = diesel::sql_query(
-        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL \
-                 AND created_at < now() - interval '2 seconds') AS unpublished, \
+        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished, \
                 (SELECT count(*) FROM payment_dead_letters WHERE retried_at IS NULL) AS dead",
     )
     .get_result(&mut conn)
@@ -374,29 +410,9 @@ async fn leftovers(url: &str) -> Result<(i64, i64), Box<dyn std::error::Error + 
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if self.name.is_empty() {
-            return;
+        if !self.name.is_empty() {
+            drop_database(&self.name, &self.admin_url);
         }
-        // Every event a test caused was published, and no payment step is
-        // left dead: unless the test said so. (No waiting here: the test's
-        // actors run on this thread, so the check reads what they did.)
-        if !std::thread::panicking() && !std::sync::atomic::AtomicBool::load(&self.leftovers_expected, std::sync::atomic::Ordering::SeqCst) {
-            let url = self.url.clone();
-            let checked = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(leftovers(&url))
-            })
-            .join();
-            if let Ok(Ok((unpublished, dead))) = checked {
-                if unpublished > 0 || dead > 0 {
-                    self.leftovers_expected.store(true, std::sync::atomic::Ordering::SeqCst);
-                    let name = self.name.clone();
-                    drop_database(&name, &self.admin_url);
-                    panic!("the test left {unpublished} unpublished outbox event(s) and {dead} dead letter(s)");
-                }
-            }
-        }
-        drop_database(&self.name, &self.admin_url);
     }
 }
 
