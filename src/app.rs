@@ -31,7 +31,7 @@ use crate::http::NodePhase;
 use crate::http::{self, AppState, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
 use crate::payments::escrow::Escrow;
-use crate::payments::saga::{PaymentSaga, UseServices};
+use crate::payments::saga::PaymentSaga;
 use crate::push::{LogPushSender, PushSender};
 use crate::services::{Live, Services};
 
@@ -251,7 +251,7 @@ fn build_state(
         escrow,
         live,
     });
-    services.live.saga.do_send(UseServices(services.clone()));
+    start_auto_confirm(services.clone());
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
     let hash_threads = match settings.auth.password_hash_concurrency {
@@ -271,6 +271,29 @@ fn build_state(
         mailer: deps.mailer,
         services,
     })
+}
+
+/// Confirms, every ten saga intervals, the deliveries their owners never
+/// confirmed within `payments.auto_confirm_hours` (the owner's confirm use
+/// case, run by the system; every node sweeps, the database settles races).
+fn start_auto_confirm(services: Arc<Services>) {
+    let payments = &services.settings.payments;
+    if payments.auto_confirm_hours <= 0.0 {
+        return;
+    }
+    let every = Duration::from_millis(payments.saga_interval_ms.max(10).saturating_mul(10));
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match crate::services::bookings::auto_confirm_due(&services, 16).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(confirmed = n, "auto-confirmed delivered bookings"),
+                Err(err) => tracing::warn!(error = %err, "auto-confirm sweep failed; retrying on the next tick"),
+            }
+        }
+    });
 }
 
 /// `kilat admin create`: the only way to make an admin (public

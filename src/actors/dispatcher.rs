@@ -34,7 +34,6 @@ use crate::db::{PgPool, bookings, dispatch};
 use crate::domain::bus::{BusPayload, booking_channel, dispatch_channel, user_channel};
 use crate::domain::dispatch::{Ranked, RankingPolicy, rank, widen};
 use crate::domain::eligibility::QualityPolicy;
-use crate::domain::events::{BookingFacts, booking_event};
 use crate::domain::frames;
 use crate::domain::pricing::platform_fee_cents;
 use crate::error::AppError;
@@ -93,7 +92,8 @@ enum Search {
         runner_id: Uuid,
         offer_id: Uuid,
         frame: serde_json::Value,
-        event: Box<crate::domain::events::CloudEvent>,
+        /// What the `booking.offered` event adds.
+        extra: serde_json::Value,
         booking: Arc<bookings::Booking>,
         radius_km: f64,
     },
@@ -282,20 +282,13 @@ impl Dispatcher {
                         runner_payout_cents: payout,
                         expires_at,
                     });
-                    let facts = BookingFacts {
-                        booking_id,
-                        booking_number: &booking.booking_number,
-                        owner_id: booking.owner_id,
-                        runner_id: Some(candidate.runner_id),
-                    };
                     let extra = json!({"offer_id": offer_id, "pickup_distance_km": frame["pickup_distance_km"],
                                        "expires_at": frame["expires_at"]});
-                    let event = booking_event("offered", &facts, now, extra);
                     return Ok(Search::Offered {
                         runner_id: candidate.runner_id,
                         offer_id,
                         frame,
-                        event: Box::new(event),
+                        extra,
                         booking: booking.clone(),
                         radius_km: radius,
                     });
@@ -316,7 +309,7 @@ impl Dispatcher {
             };
             round.searching = false;
             match result {
-                Ok(Search::Offered { runner_id, offer_id, frame, event, booking, radius_km }) => {
+                Ok(Search::Offered { runner_id, offer_id, frame, extra, booking, radius_km }) => {
                     let created_at = booking.created_at;
                     round.radius_km = radius_km;
                     round.created_at = Some(created_at);
@@ -333,7 +326,7 @@ impl Dispatcher {
                     }
                     // The offer first; its audit event right after, off the hot path.
                     act.publish(user_channel(&act.deps.prefix, runner_id), &BusPayload::Offer { frame });
-                    act.write_event(booking_id, *event, ctx);
+                    act.record(booking_id, runner_id, "offered", extra, ctx);
                 }
                 Ok(Search::Exhausted) => act.finish_pass(booking_id, ctx),
                 Ok(Search::Gone) => act.end_round(booking_id, None, ctx),
@@ -366,52 +359,33 @@ impl Dispatcher {
         }
         self.release(runner_id, HeldOffer { booking_id, offer_id: offer.offer_id }, ctx);
         let kind = if reason == "expired" { "offer_expired" } else { "offer_declined" };
-        self.record(booking_id, runner_id, kind, ctx);
+        self.record(booking_id, runner_id, kind, json!({}), ctx);
         self.search(booking_id, ctx);
     }
 
-    fn write_event(&self, booking_id: Uuid, event: crate::domain::events::CloudEvent, ctx: &mut Context<Self>) {
+    /// Appends `booking.<kind>` about the offered runner to the booking's
+    /// stream and has it published: the dispatcher's one after-commit step.
+    fn record(
+        &self,
+        booking_id: Uuid,
+        runner_id: Uuid,
+        kind: &'static str,
+        extra: serde_json::Value,
+        ctx: &mut Context<Self>,
+    ) {
         let (pool, relay) = (self.deps.pool.clone(), self.deps.relay.clone());
+        let at = Utc::now();
         ctx.spawn(
             async move {
                 let mut conn = pool.get().await?;
-                dispatch::record_event(&mut conn, booking_id, &event).await?;
+                dispatch::record_event(&mut conn, booking_id, runner_id, kind, at, extra).await?;
                 relay.do_send(Kick);
                 Ok::<_, AppError>(())
             }
             .into_actor(self)
-            .map(|result, _, _| {
+            .map(move |result, _, _| {
                 if let Err(err) = result {
-                    tracing::warn!(error = %err, "offer event not recorded");
-                }
-            }),
-        );
-    }
-
-    /// Writes `booking.<kind>` for the offered runner to the outbox.
-    fn record(&self, booking_id: Uuid, runner_id: Uuid, kind: &'static str, ctx: &mut Context<Self>) {
-        let (pool, relay) = (self.deps.pool.clone(), self.deps.relay.clone());
-        ctx.spawn(
-            async move {
-                let mut conn = pool.get().await?;
-                let Some(booking) = bookings::find(&mut conn, booking_id).await? else {
-                    return Ok(());
-                };
-                let facts = BookingFacts {
-                    booking_id,
-                    booking_number: &booking.booking_number,
-                    owner_id: booking.owner_id,
-                    runner_id: Some(runner_id),
-                };
-                dispatch::record_event(&mut conn, booking_id, &booking_event(kind, &facts, Utc::now(), json!({})))
-                    .await?;
-                relay.do_send(Kick);
-                Ok::<_, AppError>(())
-            }
-            .into_actor(self)
-            .map(|result, _, _| {
-                if let Err(err) = result {
-                    tracing::warn!(error = %err, "dispatch event not recorded");
+                    tracing::warn!(error = %err, kind, "dispatch event not recorded");
                 }
             }),
         );
@@ -588,7 +562,7 @@ impl Handler<BusMessage> for Dispatcher {
                         push_sample(&mut self.assignment_ms, ms);
                     }
                     if let Some(runner) = runner {
-                        self.record(booking_id, runner, "runner_matched", ctx);
+                        self.record(booking_id, runner, "runner_matched", json!({}), ctx);
                     }
                 }
                 self.end_round(booking_id, runner.filter(|_| new_status == "accepted"), ctx);

@@ -229,9 +229,9 @@ pub struct StreamPing {
 pub struct PingRefused(pub PingRejected);
 
 /// The runner's actor on this node, started if needed: a runner's socket
-/// keeps the address and pings it directly (one hop, not two, per ping).
+/// keeps where its pings go and sends them directly (one hop, not two).
 #[derive(Message)]
-#[rtype(result = "Addr<super::runner::RunnerActor>")]
+#[rtype(result = "Recipient<StreamPing>")]
 pub struct RunnerAddr {
     pub runner_id: Uuid,
 }

@@ -140,7 +140,7 @@ impl Registry {
                     pool: self.pool.clone(),
                     bus: self.bus.clone(),
                     writer: self.writer.clone(),
-                    registry: ctx.address(),
+                    idle: ctx.address().recipient(),
                     idle_after: self.runner_idle,
                     presence_ttl: self.presence_ttl,
                 };
@@ -165,7 +165,7 @@ impl Handler<RunnerAddr> for Registry {
     type Result = MessageResult<RunnerAddr>;
 
     fn handle(&mut self, msg: RunnerAddr, ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(self.runner(msg.runner_id, ctx))
+        MessageResult(self.runner(msg.runner_id, ctx).recipient())
     }
 }
 

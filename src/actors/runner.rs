@@ -17,7 +17,6 @@ use super::messages::{
     ApplyPing, BusMessage, Ping, PingRefused, PingRejected, Publish, RecordPosition, Reload, RunnerIdle, StopActor,
     StreamPing, Subscribe, Touch, Unsubscribe,
 };
-use super::registry::Registry;
 use crate::db::{PgPool, runners, tracking, users};
 use crate::domain::bus::{LOCATION_TAG, booking_channel};
 use crate::domain::frames;
@@ -48,7 +47,8 @@ pub struct RunnerActor {
     pool: PgPool,
     bus: Addr<Bus>,
     writer: Addr<LocationWriter>,
-    registry: Addr<Registry>,
+    /// Told when this actor goes idle (the registry forgets it).
+    idle: Recipient<RunnerIdle>,
     state: Option<LiveState>,
     last_seen: Instant,
     idle_after: Duration,
@@ -63,7 +63,7 @@ pub struct RunnerDeps {
     pub pool: PgPool,
     pub bus: Addr<Bus>,
     pub writer: Addr<LocationWriter>,
-    pub registry: Addr<Registry>,
+    pub idle: Recipient<RunnerIdle>,
     pub idle_after: Duration,
     pub presence_ttl: Duration,
 }
@@ -78,7 +78,7 @@ impl RunnerActor {
             pool: deps.pool,
             bus: deps.bus,
             writer: deps.writer,
-            registry: deps.registry,
+            idle: deps.idle,
             state: None,
             last_seen: Instant::now(),
             idle_after: deps.idle_after,
@@ -139,7 +139,7 @@ impl Actor for RunnerActor {
         let check_every = (self.idle_after / 4).max(Duration::from_millis(50));
         ctx.run_interval(check_every, |act, _| {
             if act.last_seen.elapsed() >= act.idle_after {
-                act.registry.do_send(RunnerIdle { runner_id: act.runner_id });
+                act.idle.do_send(RunnerIdle { runner_id: act.runner_id });
             }
         });
     }

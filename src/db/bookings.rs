@@ -10,12 +10,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::schema::{booking_decline_reasons, booking_photos, booking_status_history, bookings, runners};
-use super::{Conn, notifications, outbox, payments, runners as runner_db, tracking};
+use super::{Conn, payments, runners as runner_db, stream, tracking};
 use crate::domain::booking::{Actor, Address, BookingStatus, Parties, new_booking_number};
 use crate::domain::crates::CrateRequirement;
 use crate::domain::eligibility::{self, QualityPolicy};
 use crate::domain::events::{BookingFacts, CloudEvent, booking_event};
-use crate::domain::notifications as notice;
 use crate::domain::pet::PetSpec;
 use crate::error::AppError;
 
@@ -62,7 +61,7 @@ impl Booking {
         Parties { owner_id: self.owner_id, runner_id: self.runner_id }
     }
 
-    fn facts(&self) -> BookingFacts<'_> {
+    pub fn facts(&self) -> BookingFacts<'_> {
         BookingFacts {
             booking_id: self.id,
             booking_number: &self.booking_number,
@@ -115,26 +114,7 @@ async fn emit(
         map.insert("new_status".into(), json!(to.as_str()));
     }
     let event = booking_event(kind, facts, at, extra);
-    outbox::insert(conn, "booking", facts.booking_id, &event).await?;
-    notify(conn, facts, &event, actor.into()).await
-}
-
-/// Inbox rows for the event's recipients (contract §4.13), same transaction.
-pub(crate) async fn notify(
-    conn: &mut Conn,
-    facts: &BookingFacts<'_>,
-    event: &CloudEvent,
-    actor: Option<Uuid>,
-) -> Result<(), diesel::result::Error> {
-    let metadata = json!({"booking_number": facts.booking_number, "event_id": event.id});
-    for (user, audience) in notice::recipients(&event.event_type, facts.owner_id, facts.runner_id, actor) {
-        let Some((title, body)) = notice::render(&event.event_type, facts.booking_number, &event.data, audience) else {
-            continue;
-        };
-        notifications::create(conn, user, Some(facts.booking_id), &event.event_type, &title, &body, metadata.clone())
-            .await?;
-    }
-    Ok(())
+    stream::append(conn, facts, &event, actor.into()).await
 }
 
 /// `tracking.<kind>` on the booking's stream (contract §5.5), with the owner.
@@ -165,8 +145,7 @@ async fn emit_tracking(
         }
     }
     let event = CloudEvent::new("kilat-tracking", &format!("tracking.{kind}"), at, data);
-    outbox::insert(conn, "booking", booking.id, &event).await?;
-    notify(conn, &booking.facts(), &event, None).await
+    stream::append(conn, &booking.facts(), &event, None).await
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, diesel::result::Error> {
@@ -516,7 +495,7 @@ pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<
         write_history(conn, id, Some(status), BookingStatus::Completed, actor, reason, now).await?;
         let extra = json!({"final_price_cents": updated.final_price_cents, "currency": updated.currency});
         emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, actor, now, extra).await?;
-        let step_due = payments::after_booking_change(conn, &updated).await?;
+        let step_due = payments::after_booking_change(conn, updated.id, updated.status, &updated.cancel_note).await?;
         Ok((updated, step_due))
     })
     .await
@@ -561,7 +540,7 @@ pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Resu
         if let Some(track) = tracking::cancel(conn, id).await? {
             emit_tracking(conn, &updated, "cancelled", &track, now).await?;
         }
-        let step_due = payments::after_booking_change(conn, &updated).await?;
+        let step_due = payments::after_booking_change(conn, updated.id, updated.status, &updated.cancel_note).await?;
         Ok((updated, step_due))
     })
     .await

@@ -9,9 +9,8 @@ use uuid::Uuid;
 
 use super::bookings::Booking;
 use super::schema::chat_messages;
-use super::{Conn, notifications, outbox};
+use super::{Conn, stream};
 use crate::domain::events::{BookingFacts, booking_event};
-use crate::domain::notifications as notice;
 use crate::domain::time;
 use crate::error::AppError;
 
@@ -78,18 +77,7 @@ pub async fn post(
         let mut event = booking_event("message_sent", &facts, msg.created_at, data);
         event.event_type = "chat.message_sent".into();
         event.source = "kilat-chat";
-        outbox::insert(conn, "booking", booking.id, &event).await?;
-        let metadata = json!({"booking_number": booking.booking_number, "message_id": msg.id});
-        for (user, audience) in
-            notice::recipients(&event.event_type, booking.owner_id, booking.runner_id, Some(sender.0))
-        {
-            if let Some((title, body)) =
-                notice::render(&event.event_type, &booking.booking_number, &event.data, audience)
-            {
-                notifications::create(conn, user, Some(booking.id), "chat_message", &title, &body, metadata.clone())
-                    .await?;
-            }
-        }
+        stream::append(conn, &facts, &event, Some(sender.0)).await?;
         Ok(msg)
     })
     .await

@@ -246,65 +246,53 @@ impl QueryFragment<Pg> for CandidateQuery<'_> {
     }
 }
 
-/// Writes a dispatch event (`booking.offered`, …) to the outbox under the
-/// booking's row lock, so the per-booking sequence stays ordered.
+/// Appends a dispatch event about the offered runner (`booking.offered`,
+/// `booking.offer_declined`, …) to the booking's stream under the booking's
+/// row lock (so its sequence stays ordered); `extra` joins the event data.
 pub async fn record_event(
     conn: &mut Conn,
     booking_id: Uuid,
-    event: &crate::domain::events::CloudEvent,
+    runner_id: Uuid,
+    kind: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    extra: serde_json::Value,
 ) -> Result<(), AppError> {
     use diesel_async::AsyncConnection;
     conn.transaction::<(), AppError, _>(async |conn| {
-        diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
-            .bind::<SqlUuid, _>(booking_id)
-            .execute(conn)
-            .await?;
-        super::outbox::insert(conn, "booking", booking_id, event).await?;
+        let Some(booking) = locked(conn, booking_id).await? else {
+            return Ok(());
+        };
+        let facts = crate::domain::events::BookingFacts { runner_id: Some(runner_id), ..booking.facts() };
+        let event = crate::domain::events::booking_event(kind, &facts, at, extra);
+        super::stream::append(conn, &facts, &event, None).await?;
         Ok(())
     })
     .await
 }
 
+/// The booking, its row locked to the end of the transaction.
+async fn locked(conn: &mut Conn, booking_id: Uuid) -> Result<Option<super::bookings::Booking>, AppError> {
+    diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
+        .bind::<SqlUuid, _>(booking_id)
+        .execute(conn)
+        .await?;
+    super::bookings::find(conn, booking_id).await
+}
+
 /// Tells the owner where dispatch stands (`booking.searching`,
-/// `booking.no_runner_yet`): an event and an inbox row, one transaction.
+/// `booking.no_runner_yet`) while the booking still waits for a runner.
 pub async fn notify_owner(conn: &mut Conn, booking_id: Uuid, kind: &str) -> Result<(), AppError> {
-    use crate::domain::events::{BookingFacts, booking_event};
-    use crate::domain::notifications as notice;
     use diesel_async::AsyncConnection;
     conn.transaction::<(), AppError, _>(async |conn| {
-        diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
-            .bind::<SqlUuid, _>(booking_id)
-            .execute(conn)
-            .await?;
-        let Some(booking) = super::bookings::find(conn, booking_id).await? else {
+        let Some(booking) = locked(conn, booking_id).await? else {
             return Ok(());
         };
         if booking.status != crate::domain::booking::BookingStatus::Requested || booking.runner_id.is_some() {
             return Ok(()); // taken or cancelled meanwhile: nothing to tell
         }
-        let facts = BookingFacts {
-            booking_id,
-            booking_number: &booking.booking_number,
-            owner_id: booking.owner_id,
-            runner_id: None,
-        };
-        let event = booking_event(kind, &facts, chrono::Utc::now(), serde_json::json!({}));
-        super::outbox::insert(conn, "booking", booking_id, &event).await?;
-        if let Some((title, body)) =
-            notice::render(&event.event_type, &booking.booking_number, &event.data, notice::Audience::Owner)
-        {
-            let metadata = serde_json::json!({"booking_number": booking.booking_number});
-            super::notifications::create(
-                conn,
-                booking.owner_id,
-                Some(booking_id),
-                &event.event_type,
-                &title,
-                &body,
-                metadata,
-            )
-            .await?;
-        }
+        let facts = booking.facts();
+        let event = crate::domain::events::booking_event(kind, &facts, chrono::Utc::now(), serde_json::json!({}));
+        super::stream::append(conn, &facts, &event, None).await?;
         Ok(())
     })
     .await

@@ -15,6 +15,7 @@ pub mod redis;
 pub mod runners;
 pub mod schema;
 pub mod shops;
+pub mod stream;
 pub mod tokens;
 pub mod tracking;
 pub mod users;

@@ -11,9 +11,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Conn;
-use super::bookings::{self as booking_db, Booking};
-use super::outbox;
 use super::schema::{bookings, payment_dead_letters, payment_jobs, payments, stripe_events};
+use super::stream;
 use crate::domain::booking::{Actor, BookingStatus};
 use crate::domain::events::{BookingFacts, CloudEvent};
 use crate::domain::identity::Role;
@@ -76,11 +75,11 @@ fn already_paid() -> AppError {
 /// order: the booking exists (404), is the caller's (403), the amount is
 /// its price (400), it can still be paid (422), and no other attempt is
 /// live (409). The booking row is locked so two initiates queue up.
-pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<(Payment, Booking), AppError> {
+pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Payment, AppError> {
     conn.transaction::<_, AppError, _>(async |conn| {
         let booking = bookings::table
             .filter(bookings::id.eq(new.booking_id))
-            .select(Booking::as_select())
+            .select(Terms::as_select())
             .for_update()
             .first(conn)
             .await
@@ -95,10 +94,10 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<(Payme
         if !new.currency.eq_ignore_ascii_case(&booking.currency) {
             return Err(AppError::BadRequest(format!("currency must be {}", booking.currency)));
         }
-        if !payment::payable(booking.status()) {
+        if !payment::payable(booking.status) {
             return Err(AppError::Unprocessable {
                 error: "booking cannot be paid".into(),
-                detail: format!("booking is '{}'", booking.status()),
+                detail: format!("booking is '{}'", booking.status),
             });
         }
         let live: i64 = payments::table
@@ -131,7 +130,7 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<(Payme
             .get_result(conn)
             .await;
         match inserted {
-            Ok(p) => Ok((p, booking)),
+            Ok(p) => Ok(p),
             Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
                 Err(already_paid())
             }
@@ -349,14 +348,13 @@ async fn emit(conn: &mut Conn, p: &Payment, kind: &str, mut data: Value) -> Resu
         map.insert("occurred_at".into(), json!(time::format(&now)));
     }
     let event = CloudEvent::new("kilat-payment", &format!("payment.{kind}"), now, data);
-    outbox::insert(conn, "booking", p.booking_id, &event).await?;
     let facts = BookingFacts {
         booking_id: p.booking_id,
         booking_number: &p.booking_number,
         owner_id: p.owner_id,
         runner_id: p.runner_id.or(runner_id),
     };
-    booking_db::notify(conn, &facts, &event, None).await?;
+    stream::append(conn, &facts, &event, None).await?;
     Ok(())
 }
 
@@ -374,23 +372,42 @@ async fn enqueue(conn: &mut Conn, payment_id: Uuid, step: Step, reason: &str) ->
     Ok(n > 0)
 }
 
+/// What a payment needs to know of its booking.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = bookings, check_for_backend(diesel::pg::Pg))]
+struct Terms {
+    id: Uuid,
+    booking_number: String,
+    owner_id: Uuid,
+    status: BookingStatus,
+    estimated_price_cents: i64,
+    currency: String,
+    cancel_note: String,
+}
+
 /// The step a booking's outcome makes due for its money: capture when it
 /// completed with the money held, give it back when it was cancelled.
-async fn step_for_booking(conn: &mut Conn, p: &Payment, booking: &Booking) -> Result<bool, AppError> {
-    match (booking.status(), p.status()) {
+async fn step_for_booking(conn: &mut Conn, p: &Payment, status: BookingStatus, note: &str) -> Result<bool, AppError> {
+    match (status, p.status()) {
         (BookingStatus::Completed, EscrowStatus::Held) => enqueue(conn, p.id, Step::Capture, "").await,
         (BookingStatus::Cancelled, EscrowStatus::Pending | EscrowStatus::Held) => {
-            enqueue(conn, p.id, Step::Void, &payment::cancel_refund_reason(&booking.cancel_note)).await
+            enqueue(conn, p.id, Step::Void, &payment::cancel_refund_reason(note)).await
         }
         _ => Ok(false),
     }
 }
 
 /// Called inside the confirm/cancel transaction of a booking (after its
-/// update): the live payment is locked and its next step queued.
-pub async fn after_booking_change(conn: &mut Conn, booking: &Booking) -> Result<bool, AppError> {
+/// update, with its new status and cancel note): the live payment is
+/// locked and its next step queued.
+pub async fn after_booking_change(
+    conn: &mut Conn,
+    booking_id: Uuid,
+    status: BookingStatus,
+    cancel_note: &str,
+) -> Result<bool, AppError> {
     let live = payments::table
-        .filter(payments::booking_id.eq(booking.id))
+        .filter(payments::booking_id.eq(booking_id))
         .filter(payments::escrow_status.ne(EscrowStatus::Failed.as_str()))
         .select(Payment::as_select())
         .for_update()
@@ -398,7 +415,7 @@ pub async fn after_booking_change(conn: &mut Conn, booking: &Booking) -> Result<
         .await
         .optional()?;
     match live {
-        Some(p) => step_for_booking(conn, &p, booking).await,
+        Some(p) => step_for_booking(conn, &p, status, cancel_note).await,
         None => Ok(false),
     }
 }
@@ -434,9 +451,14 @@ pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str)
         };
         let data = json!({"stripe_payment_id": intent_id, "amount_cents": p.amount_cents});
         let held = move_to(conn, &p, EscrowStatus::Held, changes, "escrow_held", data).await?;
-        let booking =
-            booking_db::find(conn, held.booking_id).await?.ok_or_else(|| AppError::not_found("booking", id))?;
-        let step_due = step_for_booking(conn, &held, &booking).await?;
+        let booking: Terms = bookings::table
+            .find(held.booking_id)
+            .select(Terms::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| AppError::not_found("booking", held.booking_id))?;
+        let step_due = step_for_booking(conn, &held, booking.status, &booking.cancel_note).await?;
         Ok(EscrowChange { step_due, held_booking: Some(held.booking_id) })
     })
     .await

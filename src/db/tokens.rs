@@ -51,24 +51,6 @@ async fn insert_refresh(
     Ok(())
 }
 
-/// Ends every session of the user: refresh tokens revoked, sessions marked
-/// ended (their access tokens stop at the next check).
-pub async fn revoke_all_for_user(conn: &mut Conn, user_id: Uuid) -> Result<usize, diesel::result::Error> {
-    let now = Utc::now();
-    diesel::update(
-        auth_sessions::table.filter(auth_sessions::user_id.eq(user_id)).filter(auth_sessions::ended_at.is_null()),
-    )
-    .set(auth_sessions::ended_at.eq(now))
-    .execute(conn)
-    .await?;
-    diesel::update(
-        refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)).filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)
-    .await
-}
-
 /// Ends one session of `user_id`: its row marked ended and every refresh
 /// token of its family revoked. False when it is not the user's or was
 /// already ended.

@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::Conn;
-use super::schema::{auth_sessions, runners, users};
+use super::schema::{auth_sessions, refresh_tokens, runners, users};
 use crate::domain::identity::{Email, Role};
 use crate::error::AppError;
 
@@ -150,7 +150,7 @@ pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, AppError> {
         if updated == 0 {
             return Ok(false);
         }
-        super::tokens::revoke_all_for_user(conn, id).await?;
+        revoke_all_sessions(conn, id).await?;
         // A banned runner is offline: no more offers, no pool.
         diesel::update(runners::table.filter(runners::user_id.eq(id)))
             .set((
@@ -171,7 +171,7 @@ pub async fn end_all_sessions(conn: &mut Conn, id: Uuid) -> Result<(), AppError>
             .set(users::token_version.eq(users::token_version + 1))
             .execute(conn)
             .await?;
-        super::tokens::revoke_all_for_user(conn, id).await?;
+        revoke_all_sessions(conn, id).await?;
         Ok(())
     })
     .await
@@ -210,6 +210,24 @@ pub(super) async fn set_password(conn: &mut Conn, id: Uuid, password_hash: &str)
         ))
         .execute(conn)
         .await?;
-    super::tokens::revoke_all_for_user(conn, id).await?;
+    revoke_all_sessions(conn, id).await?;
     Ok(())
+}
+
+/// Ends every session of the user: refresh tokens revoked, sessions marked
+/// ended (their access tokens stop at the next check).
+async fn revoke_all_sessions(conn: &mut Conn, user_id: Uuid) -> Result<usize, diesel::result::Error> {
+    let now = Utc::now();
+    diesel::update(
+        auth_sessions::table.filter(auth_sessions::user_id.eq(user_id)).filter(auth_sessions::ended_at.is_null()),
+    )
+    .set(auth_sessions::ended_at.eq(now))
+    .execute(conn)
+    .await?;
+    diesel::update(
+        refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)).filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)
+    .await
 }

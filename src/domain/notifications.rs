@@ -32,10 +32,20 @@ fn recipient_ids(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Opt
         | "payment.escrow_refunded"
         | "payment.failed" => vec![owner],
         "payment.escrow_released" => [Some(owner), runner].into_iter().flatten().collect(),
+        // where dispatch stands, for the owner
+        "booking.searching" | "booking.no_runner_yet" => vec![owner],
         "booking.cancelled" | "chat.message_sent" => {
             [Some(owner), runner].into_iter().flatten().filter(|u| Some(*u) != actor).collect()
         }
         _ => Vec::new(),
+    }
+}
+
+/// The inbox's `event_type` for a stream event (chat keeps the apps' name).
+pub fn inbox_type(event_type: &str) -> &str {
+    match event_type {
+        "chat.message_sent" => "chat_message",
+        other => other,
     }
 }
 

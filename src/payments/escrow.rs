@@ -59,7 +59,7 @@ impl Escrow {
     /// client secret. A decline leaves the attempt `failed` (402), an
     /// unreachable provider too (502); either may be retried.
     pub async fn initiate(&self, owner: Actor, req: InitiateRequest) -> Result<Initiated, AppError> {
-        let (payment, _) = {
+        let payment = {
             let mut conn = self.pool.get().await?;
             payment_db::open_attempt(
                 &mut conn,

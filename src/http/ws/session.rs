@@ -22,7 +22,6 @@ use crate::actors::messages::{
     SocketPresence, StreamPing, Subscribe, Touch, Unsubscribe, Unwatch, Watch,
 };
 use crate::actors::registry::Registry;
-use crate::actors::runner::RunnerActor;
 use crate::db::redis::RedisHandle;
 use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
@@ -92,7 +91,7 @@ const MAX_QUEUED_PINGS: usize = 256;
 enum RunnerLink {
     Unknown,
     Resolving(Vec<Ping>),
-    Known(Addr<RunnerActor>),
+    Known(Recipient<StreamPing>),
 }
 
 pub struct AppSession {
