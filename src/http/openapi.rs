@@ -1,12 +1,10 @@
 //! The OpenAPI document, generated from the handlers' annotations and served
 //! at `/api/v1/openapi.json`.
 
-use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::envelope;
-use super::routes::{ListedPaths, aliases};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,7 +18,7 @@ use super::routes::{ListedPaths, aliases};
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+pub struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -83,7 +81,7 @@ pub const ROLE_GUARDED: &[(&str, &str)] = &[
 /// every operation that takes a token documents the raw 401; a role-guarded
 /// one documents the raw 403 (and the envelope 403 where it also refuses
 /// on ownership); path ids are UUIDs.
-struct AsServed;
+pub struct AsServed;
 
 impl Modify for AsServed {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -145,27 +143,6 @@ impl Modify for AsServed {
     }
 }
 
-/// The document: the info and shared schemas above, every operation of the
-/// route list (an operation served on two paths documented on both), then
-/// what every operation says as served.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi().merge_from(ListedPaths::openapi());
-    for (path, alias) in aliases() {
-        if let Some(item) = doc.paths.paths.get(&path).cloned() {
-            doc.paths.paths.insert(alias.to_owned(), item);
-        }
-    }
-    BearerAuth.modify(&mut doc);
-    AsServed.modify(&mut doc);
-    doc
-}
-
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health",
-    responses((status = 200, description = "this document (OpenAPI 3.1)")))]
-pub async fn spec() -> HttpResponse {
-    HttpResponse::Ok().json(document())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,7 +196,7 @@ mod tests {
 
     #[test]
     fn the_document_says_what_is_served() {
-        let doc = serde_json::to_value(document()).unwrap();
+        let doc = serde_json::to_value(crate::http::routes::document()).unwrap();
         let mut secured = 0;
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
