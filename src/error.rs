@@ -94,6 +94,36 @@ impl AppError {
     }
 }
 
+/// What a refused change means to the caller.
+impl From<crate::domain::Refusal> for AppError {
+    fn from(refusal: crate::domain::Refusal) -> Self {
+        use crate::domain::Refusal;
+        match refusal {
+            Refusal::NotYours(message) => AppError::Forbidden(message.into()),
+            Refusal::Transition { from, to } => AppError::InvalidTransition { from: from.into(), to: to.into() },
+            Refusal::Unprocessable { error, detail } => AppError::Unprocessable { error, detail },
+            Refusal::Mismatch(message) => AppError::BadRequest(message),
+        }
+    }
+}
+
+/// What a storage failure means to the caller.
+impl From<crate::db::DbError> for AppError {
+    fn from(err: crate::db::DbError) -> Self {
+        use crate::db::DbError;
+        match err {
+            DbError::NotFound { entity, id } => AppError::NotFound { entity, id },
+            DbError::Missing(message) => AppError::missing(message),
+            DbError::Conflict(message) => AppError::Conflict(message),
+            DbError::Refused(refusal) => refusal.into(),
+            DbError::Query(err) => err.into(),
+            DbError::Redis(err) => err.into(),
+            DbError::Pool(err) => err.into(),
+            DbError::Corrupt(err) => AppError::Internal(err),
+        }
+    }
+}
+
 impl From<ValidationError> for AppError {
     fn from(err: ValidationError) -> Self {
         AppError::BadRequest(err.0)

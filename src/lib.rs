@@ -28,7 +28,11 @@ mod architecture {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
-                if path.is_dir() { walk(&path, out) } else if path.extension().is_some_and(|e| e == "rs") { out.push(path) }
+                if path.is_dir() {
+                    walk(&path, out)
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path)
+                }
             }
         }
         let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
@@ -75,7 +79,7 @@ mod architecture {
         let mut graph = BTreeMap::new();
         for (name, code) in modules {
             let mut targets = BTreeSet::new();
-            for (at, _) in code.match_indices(|c: char| c == 'c' || c == 's') {
+            for (at, _) in code.match_indices(['c', 's']) {
                 let tail = &code[at..];
                 if !(tail.starts_with("crate::") || tail.starts_with("super::")) {
                     continue;
@@ -88,7 +92,8 @@ mod architecture {
                 let mut paths = vec![parts.clone()];
                 if let Some(group) = tail[path.len()..].strip_prefix('{') {
                     for item in group.split('}').next().unwrap_or_default().split(',') {
-                        let head = item.trim().split("::").next().unwrap_or_default().split(' ').next().unwrap_or_default();
+                        let head =
+                            item.trim().split("::").next().unwrap_or_default().split(' ').next().unwrap_or_default();
                         if !head.is_empty() && head != "self" {
                             let mut p = parts.clone();
                             p.push(head);
@@ -98,7 +103,8 @@ mod architecture {
                 }
                 for p in paths {
                     if let Some(target) = resolve(name, &p) {
-                        let nested = target.starts_with(&format!("{name}::")) || name.starts_with(&format!("{target}::"));
+                        let nested =
+                            target.starts_with(&format!("{name}::")) || name.starts_with(&format!("{target}::"));
                         if &target != name && !nested && !name.is_empty() && !target.is_empty() {
                             targets.insert(target);
                         }
@@ -126,10 +132,29 @@ mod architecture {
         };
         let circles: Vec<String> = graph
             .iter()
-            .flat_map(|(m, targets)| targets.iter().filter(|t| reach(t).contains(m)).map(move |t| format!("{m} -> {t}")))
+            .flat_map(|(m, targets)| {
+                targets.iter().filter(|t| reach(t).contains(m)).map(move |t| format!("{m} -> {t}"))
+            })
             .collect();
         assert!(circles.is_empty(), "import circles: {circles:#?}");
         assert!(graph["db::bookings"].contains("db::payments"), "the scan sees imports");
+    }
+
+    #[test]
+    fn storage_commands_live_in_db_and_db_knows_no_http() {
+        for (m, code) in modules() {
+            if m.starts_with("db") || m.is_empty() {
+                continue;
+            }
+            for command in ["sql_query", "RunQueryDsl", "diesel::prelude", "redis::cmd", "redis::pipe", "query_async"] {
+                assert!(!code.contains(command), "{m} runs `{command}` outside db/");
+            }
+        }
+        for (m, code) in modules().iter().filter(|(m, _)| m.starts_with("db")) {
+            for http in ["AppError", "StatusCode", "actix_web", "HttpResponse"] {
+                assert!(!code.contains(http), "{m} speaks HTTP (`{http}`)");
+            }
+        }
     }
 
     #[test]

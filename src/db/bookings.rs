@@ -2,6 +2,8 @@
 //! update on `status` + `version`, a `booking_status_history` row, and an
 //! outbox event.
 
+use super::DbError;
+use crate::domain::Refusal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Uuid as SqlUuid};
@@ -16,7 +18,6 @@ use crate::domain::crates::CrateRequirement;
 use crate::domain::eligibility::{self, QualityPolicy};
 use crate::domain::events::{BookingFacts, CloudEvent, booking_event};
 use crate::domain::pet::PetSpec;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = bookings, check_for_backend(diesel::pg::Pg))]
@@ -70,17 +71,17 @@ impl Booking {
         }
     }
 
-    pub fn pet(&self) -> Result<PetSpec, AppError> {
-        serde_json::from_value(self.pet_spec.clone()).map_err(AppError::internal)
+    pub fn pet(&self) -> Result<PetSpec, DbError> {
+        serde_json::from_value(self.pet_spec.clone()).map_err(DbError::corrupt)
     }
 
-    pub fn requirement(&self) -> Result<CrateRequirement, AppError> {
-        serde_json::from_value(self.crate_requirement.clone()).map_err(AppError::internal)
+    pub fn requirement(&self) -> Result<CrateRequirement, DbError> {
+        serde_json::from_value(self.crate_requirement.clone()).map_err(DbError::corrupt)
     }
 
-    pub fn addresses(&self) -> Result<(Address, Address), AppError> {
-        let pickup = serde_json::from_value(self.pickup_address.clone()).map_err(AppError::internal)?;
-        let dropoff = serde_json::from_value(self.dropoff_address.clone()).map_err(AppError::internal)?;
+    pub fn addresses(&self) -> Result<(Address, Address), DbError> {
+        let pickup = serde_json::from_value(self.pickup_address.clone()).map_err(DbError::corrupt)?;
+        let dropoff = serde_json::from_value(self.dropoff_address.clone()).map_err(DbError::corrupt)?;
         Ok((pickup, dropoff))
     }
 }
@@ -184,8 +185,8 @@ pub type Lease<'a> = Option<(&'a str, f64)>;
 /// Inserts a requested booking with its history row and `requested`
 /// event; with a `lease`, the node's dispatch lease too, so the dispatcher
 /// starts searching without a claim round trip of its own.
-pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Result<Booking, AppError> {
-    conn.transaction::<Booking, AppError, _>(async |conn| {
+pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Result<Booking, DbError> {
+    conn.transaction::<Booking, DbError, _>(async |conn| {
         let now = Utc::now();
         let pet_json = to_json(&new.pet)?;
         let req_json = to_json(&new.requirement)?;
@@ -226,7 +227,7 @@ pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Resul
                 break;
             }
         }
-        let booking = inserted.ok_or_else(|| AppError::internal("no free booking number after 8 draws"))?;
+        let booking = inserted.ok_or_else(|| DbError::corrupt("no free booking number after 8 draws"))?;
         write_history(conn, booking.id, None, BookingStatus::Requested, new.owner_id, "", now).await?;
         emit(
             conn,
@@ -264,38 +265,38 @@ pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Resul
     .await
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<Booking>, AppError> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<Booking>, DbError> {
     Ok(bookings::table.find(id).select(Booking::as_select()).first(conn).await.optional()?)
 }
 
-async fn load(conn: &mut Conn, id: Uuid) -> Result<Booking, AppError> {
-    find(conn, id).await?.ok_or_else(|| AppError::not_found("booking", id))
+async fn load(conn: &mut Conn, id: Uuid) -> Result<Booking, DbError> {
+    find(conn, id).await?.ok_or_else(|| DbError::not_found("booking", id))
 }
 
 /// A booking the actor may read (404 before 403, as the contract orders them).
-pub async fn readable(conn: &mut Conn, id: Uuid, actor: Actor) -> Result<Booking, AppError> {
+pub async fn readable(conn: &mut Conn, id: Uuid, actor: Actor) -> Result<Booking, DbError> {
     let booking = load(conn, id).await?;
     if !booking.parties().may_read(actor, booking.status()) {
-        return Err(AppError::Forbidden("not your booking".into()));
+        return Err(DbError::Refused(Refusal::NotYours("not your booking")));
     }
     Ok(booking)
 }
 
 /// A booking whose participant the actor is (photos, history, tracking).
-pub async fn participating(conn: &mut Conn, id: Uuid, actor: Actor) -> Result<Booking, AppError> {
+pub async fn participating(conn: &mut Conn, id: Uuid, actor: Actor) -> Result<Booking, DbError> {
     let booking = load(conn, id).await?;
     if !booking.parties().is_participant(actor) {
-        return Err(AppError::Forbidden("not your booking".into()));
+        return Err(DbError::Refused(Refusal::NotYours("not your booking")));
     }
     Ok(booking)
 }
 
-fn stale() -> AppError {
-    AppError::Conflict("booking was modified by another transaction".into())
+fn stale() -> DbError {
+    DbError::Conflict("booking was modified by another transaction".into())
 }
 
-fn illegal(from: BookingStatus, to: BookingStatus) -> AppError {
-    AppError::InvalidTransition { from: from.as_str().into(), to: to.as_str().into() }
+fn illegal(from: BookingStatus, to: BookingStatus) -> DbError {
+    Refusal::Transition { from: from.as_str(), to: to.as_str() }.into()
 }
 
 /// The changes a transition writes besides status and version.
@@ -318,7 +319,7 @@ async fn apply(
     to: BookingStatus,
     changes: TransitionChanges,
     now: DateTime<Utc>,
-) -> Result<Booking, AppError> {
+) -> Result<Booking, DbError> {
     diesel::update(
         bookings::table
             .filter(bookings::id.eq(booking.id))
@@ -342,8 +343,8 @@ async fn apply(
 /// policy) is checked inside the transaction against the runner row held
 /// `FOR SHARE`, then the conditional update decides the race: exactly one
 /// runner wins, every other gets 409.
-pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn QualityPolicy) -> Result<Booking, AppError> {
-    conn.transaction::<Booking, AppError, _>(async |conn| {
+pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn QualityPolicy) -> Result<Booking, DbError> {
+    conn.transaction::<Booking, DbError, _>(async |conn| {
         let booking = load(conn, id).await?;
         let status = booking.status();
         if status != BookingStatus::Requested {
@@ -355,9 +356,9 @@ pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn Quali
         }
         // The apps show only `error`: it names the failed rule (the
         // contract's sentence first, so a prefix match still works).
-        let not_eligible = |detail: String| AppError::Unprocessable {
-            error: format!("runner is not eligible for this booking: {detail}"),
-            detail,
+        let not_eligible = |detail: String| -> DbError {
+            Refusal::Unprocessable { error: format!("runner is not eligible for this booking: {detail}"), detail }
+                .into()
         };
         let profile = runners::table
             .filter(runners::user_id.eq(runner.id))
@@ -386,15 +387,15 @@ pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn Quali
 }
 
 /// The assigned runner gives the job back: `accepted → requested`.
-pub async fn decline(conn: &mut Conn, id: Uuid, runner: Actor, reason: &str) -> Result<Booking, AppError> {
-    conn.transaction::<Booking, AppError, _>(async |conn| {
+pub async fn decline(conn: &mut Conn, id: Uuid, runner: Actor, reason: &str) -> Result<Booking, DbError> {
+    conn.transaction::<Booking, DbError, _>(async |conn| {
         let booking = load(conn, id).await?;
         if !booking.parties().is_assigned_runner(runner) {
-            return Err(AppError::Forbidden("not your booking".into()));
+            return Err(DbError::Refused(Refusal::NotYours("not your booking")));
         }
         let status = booking.status();
         if status != BookingStatus::Accepted {
-            return Err(AppError::Conflict(format!("cannot decline booking in state '{status}'")));
+            return Err(DbError::Conflict(format!("cannot decline booking in state '{status}'")));
         }
         let now = Utc::now();
         let changes = TransitionChanges { runner_id: Some(None), ..Default::default() };
@@ -429,11 +430,11 @@ pub async fn decline(conn: &mut Conn, id: Uuid, runner: Actor, reason: &str) -> 
 
 /// Pickup (`accepted → in_progress`) or delivery (`in_progress → delivered`)
 /// by the assigned runner.
-pub async fn runner_step(conn: &mut Conn, id: Uuid, runner: Actor, to: BookingStatus) -> Result<Booking, AppError> {
-    conn.transaction::<Booking, AppError, _>(async |conn| {
+pub async fn runner_step(conn: &mut Conn, id: Uuid, runner: Actor, to: BookingStatus) -> Result<Booking, DbError> {
+    conn.transaction::<Booking, DbError, _>(async |conn| {
         let booking = load(conn, id).await?;
         if !booking.parties().is_assigned_runner(runner) {
-            return Err(AppError::Forbidden("not your booking".into()));
+            return Err(DbError::Refused(Refusal::NotYours("not your booking")));
         }
         let status = booking.status();
         status.transition(to).map_err(|e| illegal(e.from, e.to))?;
@@ -470,13 +471,13 @@ pub async fn runner_step(conn: &mut Conn, id: Uuid, runner: Actor, to: BookingSt
 /// `delivered → completed` by the owner, or by the system (`None`: the
 /// auto-confirm of a delivery the owner never confirmed); with whether a
 /// payment step was queued.
-pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<(Booking, bool), AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<(Booking, bool), DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let booking = load(conn, id).await?;
         if let Some(owner) = owner
             && !booking.parties().is_owner(owner)
         {
-            return Err(AppError::Forbidden("booking does not belong to this user".into()));
+            return Err(DbError::Refused(Refusal::NotYours("booking does not belong to this user")));
         }
         let status = booking.status();
         status.transition(BookingStatus::Completed).map_err(|e| illegal(e.from, e.to))?;
@@ -503,7 +504,7 @@ pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<
 
 /// Up to `limit` bookings delivered more than `after_hours` ago that their
 /// owners never confirmed, oldest first.
-pub async fn delivered_before(conn: &mut Conn, after_hours: f64, limit: i64) -> Result<Vec<Uuid>, AppError> {
+pub async fn delivered_before(conn: &mut Conn, after_hours: f64, limit: i64) -> Result<Vec<Uuid>, DbError> {
     let due = bookings::table
         .filter(bookings::status.eq(BookingStatus::Delivered.as_str()))
         .filter(
@@ -519,11 +520,11 @@ pub async fn delivered_before(conn: &mut Conn, after_hours: f64, limit: i64) -> 
 
 /// Cancel by the owner, the assigned runner or an admin; with whether a
 /// payment step was queued.
-pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Result<(Booking, bool), AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Result<(Booking, bool), DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let booking = load(conn, id).await?;
         if !booking.parties().is_participant(actor) {
-            return Err(AppError::Forbidden("not your booking".into()));
+            return Err(DbError::Refused(Refusal::NotYours("not your booking")));
         }
         let status = booking.status();
         status.transition(BookingStatus::Cancelled).map_err(|e| illegal(e.from, e.to))?;
@@ -567,7 +568,7 @@ pub async fn list(
     filter: StatusFilter,
     page: i64,
     limit: i64,
-) -> Result<(Vec<Booking>, i64), AppError> {
+) -> Result<(Vec<Booking>, i64), DbError> {
     let query = || {
         let mut q = bookings::table.into_boxed();
         q = match scope {
@@ -615,7 +616,7 @@ pub async fn open_pool(
     runner_user: Uuid,
     page: i64,
     limit: i64,
-) -> Result<(Vec<Booking>, i64), AppError> {
+) -> Result<(Vec<Booking>, i64), DbError> {
     let total = diesel::sql_query(format!(
         "SELECT count(*) AS n FROM bookings b JOIN runners r ON r.user_id = $1 WHERE {POOL_FILTER}"
     ))
@@ -636,7 +637,7 @@ pub async fn open_pool(
     Ok((rows, total))
 }
 
-pub async fn count_by_status(conn: &mut Conn) -> Result<Vec<(BookingStatus, i64)>, AppError> {
+pub async fn count_by_status(conn: &mut Conn) -> Result<Vec<(BookingStatus, i64)>, DbError> {
     Ok(bookings::table
         .group_by(bookings::status)
         .select((bookings::status, diesel::dsl::count_star()))
@@ -656,7 +657,7 @@ pub struct HistoryRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn history(conn: &mut Conn, id: Uuid) -> Result<Vec<HistoryRow>, AppError> {
+pub async fn history(conn: &mut Conn, id: Uuid) -> Result<Vec<HistoryRow>, DbError> {
     Ok(booking_status_history::table
         .filter(booking_status_history::booking_id.eq(id))
         .order((booking_status_history::created_at.asc(), booking_status_history::id.asc()))
@@ -685,9 +686,9 @@ pub async fn add_photo(
     photo_type: &str,
     photo_url: &str,
     caption: &str,
-) -> Result<Photo, AppError> {
+) -> Result<Photo, DbError> {
     if !booking.parties().is_assigned_runner(runner) {
-        return Err(AppError::Forbidden("not your booking".into()));
+        return Err(DbError::Refused(Refusal::NotYours("not your booking")));
     }
     Ok(diesel::insert_into(booking_photos::table)
         .values((
@@ -703,7 +704,7 @@ pub async fn add_photo(
         .await?)
 }
 
-pub async fn photos(conn: &mut Conn, booking_id: Uuid) -> Result<Vec<Photo>, AppError> {
+pub async fn photos(conn: &mut Conn, booking_id: Uuid) -> Result<Vec<Photo>, DbError> {
     Ok(booking_photos::table
         .filter(booking_photos::booking_id.eq(booking_id))
         .order((booking_photos::taken_at.asc(), booking_photos::id.asc()))

@@ -1,6 +1,7 @@
 //! Chat per booking (contract §2.7): stored, and pushed to the other
 //! participants' sockets through the outbox.
 
+use super::DbError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -12,7 +13,6 @@ use super::schema::chat_messages;
 use super::{Conn, stream};
 use crate::domain::events::{BookingFacts, booking_event};
 use crate::domain::time;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = chat_messages, check_for_backend(diesel::pg::Pg))]
@@ -45,8 +45,8 @@ pub async fn post(
     sender: (Uuid, &str),
     message_type: &str,
     content: &str,
-) -> Result<ChatMessage, AppError> {
-    conn.transaction::<ChatMessage, AppError, _>(async |conn| {
+) -> Result<ChatMessage, DbError> {
+    conn.transaction::<ChatMessage, DbError, _>(async |conn| {
         // Serialise with the booking's other events (per-booking seq).
         diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
             .bind::<diesel::sql_types::Uuid, _>(booking.id)
@@ -89,7 +89,7 @@ pub async fn list(
     booking_id: Uuid,
     page: i64,
     limit: i64,
-) -> Result<(Vec<ChatMessage>, i64), AppError> {
+) -> Result<(Vec<ChatMessage>, i64), DbError> {
     let total: i64 =
         chat_messages::table.filter(chat_messages::booking_id.eq(booking_id)).count().get_result(conn).await?;
     let rows = chat_messages::table

@@ -2,6 +2,7 @@
 //! settled here in SQL: a booking is dispatched by the one node holding a
 //! live lease; candidates come from one KNN query over runners.
 
+use super::DbError;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -13,7 +14,6 @@ use uuid::Uuid;
 use super::Conn;
 use super::bookings::POOL_FILTER;
 use super::runners::Runner;
-use crate::error::AppError;
 
 #[derive(QueryableByName)]
 struct Claimed {
@@ -37,7 +37,7 @@ pub async fn claim_due(
     lease_secs: f64,
     limit: i64,
     require_held: bool,
-) -> Result<Vec<Uuid>, AppError> {
+) -> Result<Vec<Uuid>, DbError> {
     let rows: Vec<Claimed> = diesel::sql_query(format!(
         "WITH due AS ( \
              SELECT b.id FROM bookings b LEFT JOIN booking_dispatch d ON d.booking_id = b.id \
@@ -66,7 +66,7 @@ pub async fn claim(
     node: &str,
     lease_secs: f64,
     require_held: bool,
-) -> Result<bool, AppError> {
+) -> Result<bool, DbError> {
     let rows: Vec<Claimed> = diesel::sql_query(format!(
         "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
          SELECT b.id, $2, now() + make_interval(secs => $3) FROM bookings b \
@@ -86,7 +86,7 @@ pub async fn claim(
 
 /// Renews this node's leases; returns the bookings still ours and still
 /// waiting for a runner (the others' rounds must stop).
-pub async fn renew(conn: &mut Conn, node: &str, ids: &[Uuid], lease_secs: f64) -> Result<Vec<Uuid>, AppError> {
+pub async fn renew(conn: &mut Conn, node: &str, ids: &[Uuid], lease_secs: f64) -> Result<Vec<Uuid>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -113,7 +113,7 @@ struct Passes {
 
 /// A pass found nobody: release the lease until `retry_secs` from now.
 /// Returns how many passes the booking has had.
-pub async fn finish_pass(conn: &mut Conn, booking_id: Uuid, node: &str, retry_secs: f64) -> Result<i32, AppError> {
+pub async fn finish_pass(conn: &mut Conn, booking_id: Uuid, node: &str, retry_secs: f64) -> Result<i32, DbError> {
     let rows: Vec<Passes> = diesel::sql_query(
         "UPDATE booking_dispatch SET lease_until = now(), next_at = now() + make_interval(secs => $3), \
              passes = passes + 1 \
@@ -128,7 +128,7 @@ pub async fn finish_pass(conn: &mut Conn, booking_id: Uuid, node: &str, retry_se
 }
 
 /// The round ended (assigned or cancelled): give the lease back.
-pub async fn release(conn: &mut Conn, booking_id: Uuid, node: &str) -> Result<(), AppError> {
+pub async fn release(conn: &mut Conn, booking_id: Uuid, node: &str) -> Result<(), DbError> {
     diesel::sql_query("UPDATE booking_dispatch SET lease_until = now() WHERE booking_id = $1 AND node = $2")
         .bind::<SqlUuid, _>(booking_id)
         .bind::<Text, _>(node)
@@ -167,7 +167,7 @@ pub async fn candidates(
     radius_km: f64,
     exclude: &[Uuid],
     limit: i64,
-) -> Result<Vec<Candidate>, AppError> {
+) -> Result<Vec<Candidate>, DbError> {
     let (lat, lng) = pickup;
     let half_height = radius_km / KM_PER_DEGREE;
     let half_width = half_height / lat.to_radians().cos().abs().max(0.01);
@@ -256,9 +256,9 @@ pub async fn record_event(
     kind: &str,
     at: chrono::DateTime<chrono::Utc>,
     extra: serde_json::Value,
-) -> Result<(), AppError> {
+) -> Result<(), DbError> {
     use diesel_async::AsyncConnection;
-    conn.transaction::<(), AppError, _>(async |conn| {
+    conn.transaction::<(), DbError, _>(async |conn| {
         let Some(booking) = locked(conn, booking_id).await? else {
             return Ok(());
         };
@@ -271,7 +271,7 @@ pub async fn record_event(
 }
 
 /// The booking, its row locked to the end of the transaction.
-async fn locked(conn: &mut Conn, booking_id: Uuid) -> Result<Option<super::bookings::Booking>, AppError> {
+async fn locked(conn: &mut Conn, booking_id: Uuid) -> Result<Option<super::bookings::Booking>, DbError> {
     diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
         .bind::<SqlUuid, _>(booking_id)
         .execute(conn)
@@ -281,9 +281,9 @@ async fn locked(conn: &mut Conn, booking_id: Uuid) -> Result<Option<super::booki
 
 /// Tells the owner where dispatch stands (`booking.searching`,
 /// `booking.no_runner_yet`) while the booking still waits for a runner.
-pub async fn notify_owner(conn: &mut Conn, booking_id: Uuid, kind: &str) -> Result<(), AppError> {
+pub async fn notify_owner(conn: &mut Conn, booking_id: Uuid, kind: &str) -> Result<(), DbError> {
     use diesel_async::AsyncConnection;
-    conn.transaction::<(), AppError, _>(async |conn| {
+    conn.transaction::<(), DbError, _>(async |conn| {
         let Some(booking) = locked(conn, booking_id).await? else {
             return Ok(());
         };

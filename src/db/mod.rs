@@ -5,6 +5,7 @@
 pub mod bookings;
 pub mod chat;
 pub mod dispatch;
+pub mod error;
 pub mod notifications;
 pub mod outbox;
 pub mod payments;
@@ -20,6 +21,7 @@ pub mod tokens;
 pub mod tracking;
 pub mod users;
 
+pub use error::DbError;
 pub use pool::{PgPool, run_migrations};
 
 /// The connection every db function takes.

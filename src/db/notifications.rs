@@ -4,6 +4,7 @@
 //! to the user's sockets; delivery on push/SMS/email channels happens after
 //! commit (`actors::notifier`).
 
+use super::DbError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -15,7 +16,6 @@ use super::{Conn, outbox};
 use crate::domain::events::CloudEvent;
 use crate::domain::notifications::DeliveryStatus;
 use crate::domain::time;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = notifications, check_for_backend(diesel::pg::Pg))]
@@ -163,7 +163,7 @@ pub enum Page {
 }
 
 /// Newest first; `total` only for numbered pages.
-pub async fn list(conn: &mut Conn, user_id: Uuid, page: Page) -> Result<(Vec<Notification>, i64), AppError> {
+pub async fn list(conn: &mut Conn, user_id: Uuid, page: Page) -> Result<(Vec<Notification>, i64), DbError> {
     let base = || notifications::table.filter(notifications::user_id.eq(user_id)).into_boxed();
     match page {
         Page::Numbered { page, limit } => {
@@ -195,7 +195,7 @@ pub async fn list(conn: &mut Conn, user_id: Uuid, page: Page) -> Result<(Vec<Not
     }
 }
 
-pub async fn find_own(conn: &mut Conn, user_id: Uuid, id: Uuid) -> Result<Option<Notification>, AppError> {
+pub async fn find_own(conn: &mut Conn, user_id: Uuid, id: Uuid) -> Result<Option<Notification>, DbError> {
     Ok(notifications::table
         .filter(notifications::id.eq(id))
         .filter(notifications::user_id.eq(user_id))
@@ -206,7 +206,7 @@ pub async fn find_own(conn: &mut Conn, user_id: Uuid, id: Uuid) -> Result<Option
 }
 
 /// Idempotent: a notification already read keeps its first read time.
-pub async fn mark_read(conn: &mut Conn, user_id: Uuid, id: Uuid, at: DateTime<Utc>) -> Result<bool, AppError> {
+pub async fn mark_read(conn: &mut Conn, user_id: Uuid, id: Uuid, at: DateTime<Utc>) -> Result<bool, DbError> {
     if find_own(conn, user_id, id).await?.is_none() {
         return Ok(false);
     }
@@ -228,7 +228,7 @@ pub async fn upsert_preferences(
     user_id: Uuid,
     flags: Option<(bool, bool, bool)>,
     fcm_token: Option<&str>,
-) -> Result<(), AppError> {
+) -> Result<(), DbError> {
     let now = Utc::now();
     diesel::insert_into(notification_preferences::table)
         .values((notification_preferences::id.eq(Uuid::new_v4()), notification_preferences::user_id.eq(user_id)))
@@ -264,7 +264,7 @@ pub async fn upsert_device_token(
     platform: &str,
     scope_type: &str,
     scope_id: Option<Uuid>,
-) -> Result<(), AppError> {
+) -> Result<(), DbError> {
     diesel::insert_into(device_tokens::table)
         .values((
             device_tokens::id.eq(Uuid::new_v4()),

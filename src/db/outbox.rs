@@ -2,6 +2,7 @@
 //! makes the change, numbered per aggregate (`seq` 1, 2, 3…), and published
 //! later by the relay (`actors::relay`).
 
+use super::DbError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Text, Uuid as SqlUuid};
@@ -56,7 +57,7 @@ pub struct OutboxEvent {
 
 /// Where the relay sends committed events (Redis in production).
 pub trait EventSink: Sync {
-    fn publish(&self, batch: &[OutboxEvent]) -> impl Future<Output = Result<(), crate::error::AppError>> + Send;
+    fn publish(&self, batch: &[OutboxEvent]) -> impl Future<Output = Result<(), DbError>> + Send;
 }
 
 /// Serialises relays across nodes: one publishes at a time, so events leave
@@ -67,8 +68,8 @@ const RELAY_LOCK_KEY: i64 = 0x6b69_6c61_7402;
 /// the sink, and marks them published, in one transaction. If the sink
 /// fails nothing is marked and the batch is retried (at least once).
 /// Returns how many were published; 0 when another node holds the relay.
-pub async fn relay_batch<S: EventSink>(conn: &mut Conn, limit: i64, sink: &S) -> Result<usize, crate::error::AppError> {
-    conn.transaction::<usize, crate::error::AppError, _>(async |conn| {
+pub async fn relay_batch<S: EventSink>(conn: &mut Conn, limit: i64, sink: &S) -> Result<usize, DbError> {
+    conn.transaction::<usize, DbError, _>(async |conn| {
         #[derive(QueryableByName)]
         struct Locked {
             #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -105,11 +106,7 @@ pub async fn relay_batch<S: EventSink>(conn: &mut Conn, limit: i64, sink: &S) ->
 }
 
 /// A booking's events after `after_seq`, for a socket that reconnects.
-pub async fn since(
-    conn: &mut Conn,
-    aggregate_id: Uuid,
-    after_seq: i64,
-) -> Result<Vec<OutboxEvent>, crate::error::AppError> {
+pub async fn since(conn: &mut Conn, aggregate_id: Uuid, after_seq: i64) -> Result<Vec<OutboxEvent>, DbError> {
     between(conn, aggregate_id, after_seq, i64::MAX).await
 }
 
@@ -121,7 +118,7 @@ pub async fn between(
     aggregate_id: Uuid,
     after_seq: i64,
     up_to: i64,
-) -> Result<Vec<OutboxEvent>, crate::error::AppError> {
+) -> Result<Vec<OutboxEvent>, DbError> {
     Ok(outbox::table
         .filter(outbox::aggregate_id.eq(aggregate_id))
         .filter(outbox::seq.gt(after_seq))
@@ -134,7 +131,7 @@ pub async fn between(
 }
 
 /// The newest sequence number of an aggregate (0 when it has no events).
-pub async fn last_seq(conn: &mut Conn, aggregate_id: Uuid) -> Result<i64, crate::error::AppError> {
+pub async fn last_seq(conn: &mut Conn, aggregate_id: Uuid) -> Result<i64, DbError> {
     #[derive(QueryableByName)]
     struct Last {
         #[diesel(sql_type = BigInt)]

@@ -3,6 +3,8 @@
 //! status, the `payment.*` outbox event on the booking's stream, the
 //! owner's inbox row, and the saga step it makes due.
 
+use super::DbError;
+use crate::domain::Refusal;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Text, Uuid as SqlUuid};
@@ -18,7 +20,6 @@ use crate::domain::events::{BookingFacts, CloudEvent};
 use crate::domain::identity::Role;
 use crate::domain::payment::{self, EscrowStatus, Step};
 use crate::domain::time;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
@@ -67,16 +68,16 @@ pub struct NewAttempt<'a> {
     pub fee_percent: i64,
 }
 
-fn already_paid() -> AppError {
-    AppError::Conflict("payment already exists for this booking".into())
+fn already_paid() -> DbError {
+    DbError::Conflict("payment already exists for this booking".into())
 }
 
 /// Opens attempt n+1 as `pending`, after the contract's checks, in their
 /// order: the booking exists (404), is the caller's (403), the amount is
 /// its price (400), it can still be paid (422), and no other attempt is
 /// live (409). The booking row is locked so two initiates queue up.
-pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Payment, AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Payment, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let booking = bookings::table
             .filter(bookings::id.eq(new.booking_id))
             .select(Terms::as_select())
@@ -84,21 +85,22 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Paymen
             .first(conn)
             .await
             .optional()?
-            .ok_or_else(|| AppError::missing("Booking not found"))?;
+            .ok_or_else(|| DbError::Missing("Booking not found"))?;
         if booking.owner_id != new.owner.id {
-            return Err(AppError::Forbidden("booking does not belong to this user".into()));
+            return Err(DbError::Refused(Refusal::NotYours("booking does not belong to this user")));
         }
         if new.amount_cents != booking.estimated_price_cents {
-            return Err(AppError::BadRequest("amount_cents does not match the booking price".into()));
+            return Err(Refusal::Mismatch("amount_cents does not match the booking price".into()).into());
         }
         if !new.currency.eq_ignore_ascii_case(&booking.currency) {
-            return Err(AppError::BadRequest(format!("currency must be {}", booking.currency)));
+            return Err(Refusal::Mismatch(format!("currency must be {}", booking.currency)).into());
         }
         if !payment::payable(booking.status) {
-            return Err(AppError::Unprocessable {
+            return Err(Refusal::Unprocessable {
                 error: "booking cannot be paid".into(),
                 detail: format!("booking is '{}'", booking.status),
-            });
+            }
+            .into());
         }
         let live: i64 = payments::table
             .filter(payments::booking_id.eq(booking.id))
@@ -140,12 +142,12 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Paymen
     .await
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<Payment>, AppError> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<Payment>, DbError> {
     Ok(payments::table.find(id).select(Payment::as_select()).first(conn).await.optional()?)
 }
 
 /// The booking's latest attempt (a failed one stays visible until retried).
-pub async fn latest_for_booking(conn: &mut Conn, booking_id: Uuid) -> Result<Option<Payment>, AppError> {
+pub async fn latest_for_booking(conn: &mut Conn, booking_id: Uuid) -> Result<Option<Payment>, DbError> {
     Ok(payments::table
         .filter(payments::booking_id.eq(booking_id))
         .order(payments::attempt.desc())
@@ -155,7 +157,7 @@ pub async fn latest_for_booking(conn: &mut Conn, booking_id: Uuid) -> Result<Opt
         .optional()?)
 }
 
-pub async fn by_intent(conn: &mut Conn, intent_id: &str) -> Result<Option<Payment>, AppError> {
+pub async fn by_intent(conn: &mut Conn, intent_id: &str) -> Result<Option<Payment>, DbError> {
     if intent_id.is_empty() {
         return Ok(None);
     }
@@ -168,7 +170,7 @@ pub async fn by_intent(conn: &mut Conn, intent_id: &str) -> Result<Option<Paymen
 }
 
 /// Who may read a payment: the booking's participants and admins.
-pub async fn readable(conn: &mut Conn, payment: &Payment, actor: Actor) -> Result<(), AppError> {
+pub async fn readable(conn: &mut Conn, payment: &Payment, actor: Actor) -> Result<(), DbError> {
     if actor.role == Role::Admin || actor.id == payment.owner_id {
         return Ok(());
     }
@@ -177,7 +179,7 @@ pub async fn readable(conn: &mut Conn, payment: &Payment, actor: Actor) -> Resul
     if runner.flatten() == Some(actor.id) || payment.runner_id == Some(actor.id) {
         return Ok(());
     }
-    Err(AppError::Forbidden("not your booking".into()))
+    Err(DbError::Refused(Refusal::NotYours("not your booking")))
 }
 
 /// Payments of bookings the runner carried, newest first (contract Y4).
@@ -186,7 +188,7 @@ pub async fn list_for_runner(
     runner: Uuid,
     page: i64,
     limit: i64,
-) -> Result<(Vec<Payment>, i64), AppError> {
+) -> Result<(Vec<Payment>, i64), DbError> {
     let carried = bookings::table.filter(bookings::runner_id.eq(runner)).select(bookings::id);
     let query = || payments::table.filter(payments::booking_id.eq_any(carried));
     let total: i64 = query().count().get_result(conn).await?;
@@ -200,7 +202,7 @@ pub async fn list_for_runner(
     Ok((rows, total))
 }
 
-pub async fn list_all(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<Payment>, i64), AppError> {
+pub async fn list_all(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<Payment>, i64), DbError> {
     let total: i64 = payments::table.count().get_result(conn).await?;
     let rows = payments::table
         .order((payments::created_at.desc(), payments::id.desc()))
@@ -213,7 +215,7 @@ pub async fn list_all(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<Pay
 }
 
 /// Count, amount and fees per status (admin stats).
-pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(EscrowStatus, i64, i64, i64)>, AppError> {
+pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(EscrowStatus, i64, i64, i64)>, DbError> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
@@ -252,14 +254,14 @@ pub struct EscrowChange {
 /// the booking row before the outbox's advisory lock, so they queue up
 /// instead of deadlocking (an inbox insert's foreign-key check would
 /// otherwise wait on the booking row while holding the advisory lock).
-async fn lock(conn: &mut Conn, id: Uuid) -> Result<Payment, AppError> {
+async fn lock(conn: &mut Conn, id: Uuid) -> Result<Payment, DbError> {
     let booking_id: Uuid = payments::table
         .find(id)
         .select(payments::booking_id)
         .first(conn)
         .await
         .optional()?
-        .ok_or_else(|| AppError::not_found("payment", id))?;
+        .ok_or_else(|| DbError::not_found("payment", id))?;
     diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
         .bind::<SqlUuid, _>(booking_id)
         .execute(conn)
@@ -271,7 +273,7 @@ async fn lock(conn: &mut Conn, id: Uuid) -> Result<Payment, AppError> {
         .first(conn)
         .await
         .optional()?
-        .ok_or_else(|| AppError::not_found("payment", id))
+        .ok_or_else(|| DbError::not_found("payment", id))
 }
 
 /// Conditional update: lands only on the status that was read.
@@ -280,7 +282,7 @@ async fn set_status(
     p: &Payment,
     to: EscrowStatus,
     changes: PaymentChanges,
-) -> Result<Payment, AppError> {
+) -> Result<Payment, DbError> {
     diesel::update(payments::table.filter(payments::id.eq(p.id)).filter(payments::escrow_status.eq(&p.escrow_status)))
         .set((
             changes,
@@ -292,7 +294,7 @@ async fn set_status(
         .get_result(conn)
         .await
         .optional()?
-        .ok_or_else(|| AppError::Conflict("payment was modified by another transaction".into()))
+        .ok_or_else(|| DbError::Conflict("payment was modified by another transaction".into()))
 }
 
 /// `set_status` plus its `payment.<kind>` event.
@@ -303,13 +305,13 @@ async fn move_to(
     changes: PaymentChanges,
     kind: &str,
     data: Value,
-) -> Result<Payment, AppError> {
+) -> Result<Payment, DbError> {
     let moved = set_status(conn, p, to, changes).await?;
     emit(conn, &moved, kind, data).await?;
     Ok(moved)
 }
 
-async fn to_failed(conn: &mut Conn, p: &Payment, reason: &str) -> Result<Payment, AppError> {
+async fn to_failed(conn: &mut Conn, p: &Payment, reason: &str) -> Result<Payment, DbError> {
     let changes = PaymentChanges {
         failure_reason: Some(reason.to_owned()),
         failed_at: Some(Some(Utc::now())),
@@ -334,7 +336,7 @@ struct PaymentChanges {
 }
 
 /// `payment.<kind>` on the booking's stream, and the inbox rows.
-async fn emit(conn: &mut Conn, p: &Payment, kind: &str, mut data: Value) -> Result<(), AppError> {
+async fn emit(conn: &mut Conn, p: &Payment, kind: &str, mut data: Value) -> Result<(), DbError> {
     let now = Utc::now();
     let runner_id: Option<Uuid> =
         bookings::table.find(p.booking_id).select(bookings::runner_id).first(conn).await.optional()?.flatten();
@@ -358,7 +360,7 @@ async fn emit(conn: &mut Conn, p: &Payment, kind: &str, mut data: Value) -> Resu
     Ok(())
 }
 
-async fn enqueue(conn: &mut Conn, payment_id: Uuid, step: Step, reason: &str) -> Result<bool, AppError> {
+async fn enqueue(conn: &mut Conn, payment_id: Uuid, step: Step, reason: &str) -> Result<bool, DbError> {
     let n = diesel::insert_into(payment_jobs::table)
         .values((
             payment_jobs::payment_id.eq(payment_id),
@@ -387,7 +389,7 @@ struct Terms {
 
 /// The step a booking's outcome makes due for its money: capture when it
 /// completed with the money held, give it back when it was cancelled.
-async fn step_for_booking(conn: &mut Conn, p: &Payment, status: BookingStatus, note: &str) -> Result<bool, AppError> {
+async fn step_for_booking(conn: &mut Conn, p: &Payment, status: BookingStatus, note: &str) -> Result<bool, DbError> {
     match (status, p.status()) {
         (BookingStatus::Completed, EscrowStatus::Held) => enqueue(conn, p.id, Step::Capture, "").await,
         (BookingStatus::Cancelled, EscrowStatus::Pending | EscrowStatus::Held) => {
@@ -405,7 +407,7 @@ pub async fn after_booking_change(
     booking_id: Uuid,
     status: BookingStatus,
     cancel_note: &str,
-) -> Result<bool, AppError> {
+) -> Result<bool, DbError> {
     let live = payments::table
         .filter(payments::booking_id.eq(booking_id))
         .filter(payments::escrow_status.ne(EscrowStatus::Failed.as_str()))
@@ -424,8 +426,8 @@ pub async fn after_booking_change(
 /// If the booking finished meanwhile, its step is queued at once. A hold
 /// reported for an attempt that already failed (or was given back) is an
 /// orphan authorisation: it is voided.
-pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str) -> Result<EscrowChange, AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str) -> Result<EscrowChange, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let p = lock(conn, id).await?;
         match p.status() {
             EscrowStatus::Pending => {}
@@ -457,7 +459,7 @@ pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str)
             .first(conn)
             .await
             .optional()?
-            .ok_or_else(|| AppError::not_found("booking", held.booking_id))?;
+            .ok_or_else(|| DbError::not_found("booking", held.booking_id))?;
         let step_due = step_for_booking(conn, &held, booking.status, &booking.cancel_note).await?;
         Ok(EscrowChange { step_due, held_booking: Some(held.booking_id) })
     })
@@ -465,7 +467,7 @@ pub async fn mark_held(conn: &mut Conn, id: Uuid, intent_id: &str, method: &str)
 }
 
 /// The PaymentIntent exists but the app must still confirm it.
-pub async fn attach_intent(conn: &mut Conn, id: Uuid, intent_id: &str) -> Result<(), AppError> {
+pub async fn attach_intent(conn: &mut Conn, id: Uuid, intent_id: &str) -> Result<(), DbError> {
     diesel::update(payments::table.find(id))
         .filter(payments::stripe_payment_id.eq(""))
         .set((payments::stripe_payment_id.eq(intent_id), payments::updated_at.eq(Utc::now())))
@@ -476,8 +478,8 @@ pub async fn attach_intent(conn: &mut Conn, id: Uuid, intent_id: &str) -> Result
 
 /// `pending|held → failed` with the reason, `payment.failed`. Returns the
 /// payment as it now is (unchanged when it had already moved on).
-pub async fn mark_failed(conn: &mut Conn, id: Uuid, reason: &str) -> Result<Payment, AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn mark_failed(conn: &mut Conn, id: Uuid, reason: &str) -> Result<Payment, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let p = lock(conn, id).await?;
         if !p.status().can_become(EscrowStatus::Failed) {
             return Ok(p);
@@ -506,7 +508,7 @@ pub struct Job {
 /// Claims up to `limit` due steps: each is leased for `lease_secs` (pushed
 /// forward) with its attempt counted, so a crashed node's step comes due
 /// again and two nodes never run one step at once.
-pub async fn claim_due(conn: &mut Conn, lease_secs: f64, limit: i64) -> Result<Vec<Job>, AppError> {
+pub async fn claim_due(conn: &mut Conn, lease_secs: f64, limit: i64) -> Result<Vec<Job>, DbError> {
     Ok(diesel::sql_query(
         "UPDATE payment_jobs j SET attempts = j.attempts + 1, next_attempt_at = now() + make_interval(secs => $1) \
          FROM (SELECT id FROM payment_jobs WHERE next_attempt_at <= now() ORDER BY next_attempt_at \
@@ -527,7 +529,7 @@ async fn enqueue_claimed(
     step: Step,
     reason: &str,
     lease_secs: f64,
-) -> Result<Job, AppError> {
+) -> Result<Job, DbError> {
     diesel::sql_query(
         "INSERT INTO payment_jobs (payment_id, step, reason, attempts, next_attempt_at) \
          VALUES ($1, $2, $3, 1, now() + make_interval(secs => $4)) \
@@ -540,19 +542,20 @@ async fn enqueue_claimed(
     .get_result(conn)
     .await
     .optional()?
-    .ok_or_else(|| AppError::Conflict("another operation on this payment is in progress".into()))
+    .ok_or_else(|| DbError::Conflict("another operation on this payment is in progress".into()))
 }
 
 /// Admin refund (contract Y5): only a `held` payment (422 otherwise); the
 /// void step is queued claimed, for the caller to run now.
-pub async fn begin_refund(conn: &mut Conn, id: Uuid, reason: &str, lease_secs: f64) -> Result<Job, AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn begin_refund(conn: &mut Conn, id: Uuid, reason: &str, lease_secs: f64) -> Result<Job, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let p = lock(conn, id).await?;
         if p.status() != EscrowStatus::Held {
-            return Err(AppError::Unprocessable {
+            return Err(Refusal::Unprocessable {
                 error: "payment cannot be refunded".into(),
                 detail: format!("only a held payment can be refunded; this one is '{}'", p.escrow_status),
-            });
+            }
+            .into());
         }
         enqueue_claimed(conn, p.id, Step::Void, reason, lease_secs).await
     })
@@ -561,8 +564,8 @@ pub async fn begin_refund(conn: &mut Conn, id: Uuid, reason: &str, lease_secs: f
 
 /// The step did what it had to: apply the outcome and drop the step, in
 /// one transaction.
-pub async fn finish_step(conn: &mut Conn, job: &Job, outcome: StepOutcome) -> Result<Payment, AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn finish_step(conn: &mut Conn, job: &Job, outcome: StepOutcome) -> Result<Payment, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let p = lock(conn, job.payment_id).await?;
         let now = Utc::now();
         let result = match outcome {
@@ -618,8 +621,8 @@ pub async fn fail_step(
     job: &Job,
     error: &str,
     retry_in: Option<std::time::Duration>,
-) -> Result<bool, AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| match retry_in {
+) -> Result<bool, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| match retry_in {
         Some(delay) => {
             diesel::sql_query(
                 "UPDATE payment_jobs SET next_attempt_at = now() + make_interval(secs => $2), last_error = $3 \
@@ -664,7 +667,7 @@ pub struct DeadLetter {
 }
 
 /// Dead letters not yet retried, newest first.
-pub async fn dead_letters(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<DeadLetter>, i64), AppError> {
+pub async fn dead_letters(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<DeadLetter>, i64), DbError> {
     let query = || payment_dead_letters::table.filter(payment_dead_letters::retried_at.is_null());
     let total: i64 = query().count().get_result(conn).await?;
     let rows = query()
@@ -679,8 +682,8 @@ pub async fn dead_letters(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec
 
 /// Marks the dead letter retried and queues its step again, claimed for
 /// the caller to run now (with a fresh attempt budget).
-pub async fn retry_dead_letter(conn: &mut Conn, id: i64, lease_secs: f64) -> Result<Job, AppError> {
-    conn.transaction::<_, AppError, _>(async |conn| {
+pub async fn retry_dead_letter(conn: &mut Conn, id: i64, lease_secs: f64) -> Result<Job, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
         let letter = payment_dead_letters::table
             .find(id)
             .select(DeadLetter::as_select())
@@ -688,9 +691,9 @@ pub async fn retry_dead_letter(conn: &mut Conn, id: i64, lease_secs: f64) -> Res
             .first(conn)
             .await
             .optional()?
-            .ok_or_else(|| AppError::not_found("dead letter", id))?;
+            .ok_or_else(|| DbError::not_found("dead letter", id))?;
         if letter.retried_at.is_some() {
-            return Err(AppError::Conflict("dead letter was already retried".into()));
+            return Err(DbError::Conflict("dead letter was already retried".into()));
         }
         let step = letter.step;
         diesel::update(payment_dead_letters::table.find(id))
@@ -705,7 +708,7 @@ pub async fn retry_dead_letter(conn: &mut Conn, id: i64, lease_secs: f64) -> Res
 // ---- webhooks -----------------------------------------------------------------
 
 /// Records a provider event id; false when it was seen before (replay).
-pub async fn first_delivery(conn: &mut Conn, event_id: &str, event_type: &str) -> Result<bool, AppError> {
+pub async fn first_delivery(conn: &mut Conn, event_id: &str, event_type: &str) -> Result<bool, DbError> {
     let n = diesel::insert_into(stripe_events::table)
         .values((stripe_events::id.eq(event_id), stripe_events::event_type.eq(event_type)))
         .on_conflict_do_nothing()
@@ -715,7 +718,7 @@ pub async fn first_delivery(conn: &mut Conn, event_id: &str, event_type: &str) -
 }
 
 /// Is a step queued for this payment (an operation of ours in flight)?
-pub async fn step_pending(conn: &mut Conn, payment_id: Uuid) -> Result<bool, AppError> {
+pub async fn step_pending(conn: &mut Conn, payment_id: Uuid) -> Result<bool, DbError> {
     let n: i64 = payment_jobs::table.filter(payment_jobs::payment_id.eq(payment_id)).count().get_result(conn).await?;
     Ok(n > 0)
 }

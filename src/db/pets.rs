@@ -1,5 +1,6 @@
 //! Pet profiles (owner-only, soft archive).
 
+use super::DbError;
 use crate::domain::pet::PetStatus;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -8,7 +9,6 @@ use uuid::Uuid;
 
 use super::Conn;
 use super::schema::pets;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = pets, check_for_backend(diesel::pg::Pg))]
@@ -45,7 +45,7 @@ pub struct PetFields {
     pub vaccination_status: Option<String>,
 }
 
-pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: PetFields) -> Result<Pet, AppError> {
+pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: PetFields) -> Result<Pet, DbError> {
     Ok(diesel::insert_into(pets::table)
         .values((pets::id.eq(Uuid::new_v4()), pets::owner_id.eq(owner_id), fields))
         .returning(Pet::as_returning())
@@ -54,7 +54,7 @@ pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: PetFields) -> Resul
 }
 
 /// Active pets, newest first.
-pub async fn list_active(conn: &mut Conn, owner_id: Uuid) -> Result<Vec<Pet>, AppError> {
+pub async fn list_active(conn: &mut Conn, owner_id: Uuid) -> Result<Vec<Pet>, DbError> {
     Ok(pets::table
         .filter(pets::owner_id.eq(owner_id))
         .filter(pets::status.eq(PetStatus::Active))
@@ -64,11 +64,11 @@ pub async fn list_active(conn: &mut Conn, owner_id: Uuid) -> Result<Vec<Pet>, Ap
         .await?)
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<Pet>, AppError> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<Pet>, DbError> {
     Ok(pets::table.find(id).select(Pet::as_select()).first(conn).await.optional()?)
 }
 
-pub async fn update(conn: &mut Conn, id: Uuid, fields: PetFields) -> Result<Pet, AppError> {
+pub async fn update(conn: &mut Conn, id: Uuid, fields: PetFields) -> Result<Pet, DbError> {
     let unchanged = fields.name.is_none()
         && fields.pet_type.is_none()
         && fields.breed.is_none()
@@ -80,7 +80,7 @@ pub async fn update(conn: &mut Conn, id: Uuid, fields: PetFields) -> Result<Pet,
         && fields.photo_url.is_none()
         && fields.vaccination_status.is_none();
     if unchanged {
-        return find(conn, id).await?.ok_or_else(|| AppError::not_found("pet", id));
+        return find(conn, id).await?.ok_or_else(|| DbError::not_found("pet", id));
     }
     Ok(diesel::update(pets::table.find(id))
         .set((fields, pets::updated_at.eq(Utc::now())))
@@ -89,7 +89,7 @@ pub async fn update(conn: &mut Conn, id: Uuid, fields: PetFields) -> Result<Pet,
         .await?)
 }
 
-pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<(), AppError> {
+pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<(), DbError> {
     diesel::update(pets::table.find(id))
         .set((pets::status.eq(PetStatus::Archived), pets::updated_at.eq(Utc::now())))
         .execute(conn)

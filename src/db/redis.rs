@@ -9,10 +9,11 @@ use ::redis::{Client, RedisError};
 use ::redis::aio::ConnectionManager as Connection;
 use uuid::Uuid;
 
+use super::DbError;
 use super::outbox::{EventSink, OutboxEvent};
 use crate::config::RedisSettings;
 use crate::domain::bus::{BusPayload, booking_channel, user_channel};
-use crate::error::{AppError, BoxError};
+use crate::error::BoxError;
 
 /// Present (with a TTL) while a runner pings or holds a socket on any node.
 pub fn presence_key(prefix: &str, runner_id: Uuid) -> String {
@@ -180,11 +181,11 @@ impl RedisSink {
 }
 
 impl EventSink for RedisSink {
-    async fn publish(&self, batch: &[OutboxEvent]) -> Result<(), AppError> {
+    async fn publish(&self, batch: &[OutboxEvent]) -> Result<(), DbError> {
         let mut pipe = ::redis::pipe();
         for event in batch {
             let payload = serde_json::to_string(&BusPayload::Event { seq: event.seq, event: event.payload.clone() })
-                .map_err(AppError::internal)?;
+                .map_err(DbError::corrupt)?;
             if event.aggregate_type == "user" {
                 pipe.publish(user_channel(&self.prefix, event.aggregate_id), &payload).ignore();
                 continue;

@@ -1,5 +1,6 @@
 //! Runner profiles, their crates, presence and position.
 
+use super::DbError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -12,7 +13,6 @@ use super::schema::{runner_crates, runners};
 use crate::domain::crates::{Crate, CrateSize};
 use crate::domain::eligibility::{RunnerFacts, Shift};
 use crate::domain::geo::Coordinates;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = runners, check_for_backend(diesel::pg::Pg))]
@@ -99,7 +99,7 @@ pub struct NewRunner {
     pub air_conditioned: bool,
 }
 
-pub async fn create(conn: &mut Conn, new: NewRunner) -> Result<Runner, AppError> {
+pub async fn create(conn: &mut Conn, new: NewRunner) -> Result<Runner, DbError> {
     diesel::insert_into(runners::table)
         .values((
             runners::id.eq(Uuid::new_v4()),
@@ -117,19 +117,19 @@ pub async fn create(conn: &mut Conn, new: NewRunner) -> Result<Runner, AppError>
         .await
         .map_err(|err| match err {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                AppError::Conflict(format!("runner with user_id '{}' already exists", new.user_id))
+                DbError::Conflict(format!("runner with user_id '{}' already exists", new.user_id))
             }
             other => other.into(),
         })
 }
 
-pub async fn find_by_user(conn: &mut Conn, user_id: Uuid) -> Result<Option<Runner>, AppError> {
+pub async fn find_by_user(conn: &mut Conn, user_id: Uuid) -> Result<Option<Runner>, DbError> {
     Ok(runners::table.filter(runners::user_id.eq(user_id)).select(Runner::as_select()).first(conn).await.optional()?)
 }
 
 /// The runner's profile, or the contract's 404 `runner not found`.
-pub async fn require_by_user(conn: &mut Conn, user_id: Uuid) -> Result<Runner, AppError> {
-    find_by_user(conn, user_id).await?.ok_or_else(|| AppError::missing("runner not found"))
+pub async fn require_by_user(conn: &mut Conn, user_id: Uuid) -> Result<Runner, DbError> {
+    find_by_user(conn, user_id).await?.ok_or_else(|| DbError::Missing("runner not found"))
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -144,7 +144,7 @@ pub struct RunnerChanges {
     pub air_conditioned: Option<bool>,
 }
 
-pub async fn update(conn: &mut Conn, user_id: Uuid, changes: RunnerChanges) -> Result<Option<Runner>, AppError> {
+pub async fn update(conn: &mut Conn, user_id: Uuid, changes: RunnerChanges) -> Result<Option<Runner>, DbError> {
     Ok(diesel::update(runners::table.filter(runners::user_id.eq(user_id)))
         .set((changes, runners::version.eq(runners::version + 1), runners::updated_at.eq(Utc::now())))
         .returning(Runner::as_returning())
@@ -153,7 +153,7 @@ pub async fn update(conn: &mut Conn, user_id: Uuid, changes: RunnerChanges) -> R
         .optional()?)
 }
 
-pub async fn crates_of(conn: &mut Conn, runner_id: Uuid) -> Result<Vec<CrateRow>, AppError> {
+pub async fn crates_of(conn: &mut Conn, runner_id: Uuid) -> Result<Vec<CrateRow>, DbError> {
     Ok(runner_crates::table
         .filter(runner_crates::runner_id.eq(runner_id))
         .order(runner_crates::created_at.asc())
@@ -162,7 +162,7 @@ pub async fn crates_of(conn: &mut Conn, runner_id: Uuid) -> Result<Vec<CrateRow>
         .await?)
 }
 
-pub async fn crates_of_many(conn: &mut Conn, runner_ids: &[Uuid]) -> Result<Vec<CrateRow>, AppError> {
+pub async fn crates_of_many(conn: &mut Conn, runner_ids: &[Uuid]) -> Result<Vec<CrateRow>, DbError> {
     Ok(runner_crates::table
         .filter(runner_crates::runner_id.eq_any(runner_ids))
         .order(runner_crates::created_at.asc())
@@ -182,7 +182,7 @@ pub struct NewCrate {
     pub temperature_controlled: bool,
 }
 
-pub async fn add_crate(conn: &mut Conn, runner_id: Uuid, new: NewCrate) -> Result<CrateRow, AppError> {
+pub async fn add_crate(conn: &mut Conn, runner_id: Uuid, new: NewCrate) -> Result<CrateRow, DbError> {
     Ok(diesel::insert_into(runner_crates::table)
         .values((
             runner_crates::id.eq(Uuid::new_v4()),
@@ -203,7 +203,7 @@ pub async fn add_crate(conn: &mut Conn, runner_id: Uuid, new: NewCrate) -> Resul
 }
 
 /// Online with a position. False when the user has no runner profile.
-pub async fn set_online(conn: &mut Conn, user_id: Uuid, at: Coordinates) -> Result<bool, AppError> {
+pub async fn set_online(conn: &mut Conn, user_id: Uuid, at: Coordinates) -> Result<bool, DbError> {
     let now = Utc::now();
     let n = diesel::update(runners::table.filter(runners::user_id.eq(user_id)))
         .set((
@@ -219,7 +219,7 @@ pub async fn set_online(conn: &mut Conn, user_id: Uuid, at: Coordinates) -> Resu
 }
 
 /// Offline, position cleared. False when there is no runner profile.
-pub async fn set_offline(conn: &mut Conn, user_id: Uuid) -> Result<bool, AppError> {
+pub async fn set_offline(conn: &mut Conn, user_id: Uuid) -> Result<bool, DbError> {
     let n = diesel::update(runners::table.filter(runners::user_id.eq(user_id)))
         .set((
             runners::session_status.eq(Shift::Inactive),
@@ -248,7 +248,7 @@ pub async fn nearby(
     at: Coordinates,
     radius_km: f64,
     limit: i32,
-) -> Result<Vec<NearbyRunner>, AppError> {
+) -> Result<Vec<NearbyRunner>, DbError> {
     Ok(diesel::sql_query(
         "WITH here AS (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS g) \
          SELECT r.*, ST_Distance(r.location, here.g) / 1000.0 AS distance_km \

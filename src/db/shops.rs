@@ -1,5 +1,6 @@
 //! Pet shops: listed to everyone, written by their shop user.
 
+use super::DbError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Double, Integer};
@@ -9,7 +10,6 @@ use uuid::Uuid;
 use super::Conn;
 use super::schema::pet_shops;
 use crate::domain::geo::Coordinates;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = pet_shops, check_for_backend(diesel::pg::Pg))]
@@ -64,7 +64,7 @@ impl ShopFields {
     }
 }
 
-pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: ShopFields) -> Result<PetShop, AppError> {
+pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: ShopFields) -> Result<PetShop, DbError> {
     Ok(diesel::insert_into(pet_shops::table)
         .values((pet_shops::id.eq(Uuid::new_v4()), pet_shops::owner_id.eq(Some(owner_id)), fields))
         .returning(PetShop::as_returning())
@@ -73,7 +73,7 @@ pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: ShopFields) -> Resu
 }
 
 /// `rating DESC, name ASC`, at most 50, optionally one category.
-pub async fn list(conn: &mut Conn, category: Option<&str>) -> Result<Vec<PetShop>, AppError> {
+pub async fn list(conn: &mut Conn, category: Option<&str>) -> Result<Vec<PetShop>, DbError> {
     let mut query = pet_shops::table.select(PetShop::as_select()).into_boxed();
     if let Some(category) = category {
         query = query.filter(pet_shops::category.eq(category.to_owned()));
@@ -81,7 +81,7 @@ pub async fn list(conn: &mut Conn, category: Option<&str>) -> Result<Vec<PetShop
     Ok(query.order((pet_shops::rating.desc(), pet_shops::name.asc())).limit(50).load(conn).await?)
 }
 
-pub async fn mine(conn: &mut Conn, owner_id: Uuid) -> Result<Vec<PetShop>, AppError> {
+pub async fn mine(conn: &mut Conn, owner_id: Uuid) -> Result<Vec<PetShop>, DbError> {
     Ok(pet_shops::table
         .filter(pet_shops::owner_id.eq(owner_id))
         .order((pet_shops::created_at.desc(), pet_shops::id.desc()))
@@ -90,13 +90,13 @@ pub async fn mine(conn: &mut Conn, owner_id: Uuid) -> Result<Vec<PetShop>, AppEr
         .await?)
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<PetShop>, AppError> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<PetShop>, DbError> {
     Ok(pet_shops::table.find(id).select(PetShop::as_select()).first(conn).await.optional()?)
 }
 
-pub async fn update(conn: &mut Conn, id: Uuid, fields: ShopFields) -> Result<PetShop, AppError> {
+pub async fn update(conn: &mut Conn, id: Uuid, fields: ShopFields) -> Result<PetShop, DbError> {
     if fields.is_empty() {
-        return find(conn, id).await?.ok_or_else(|| AppError::not_found("petShop", id));
+        return find(conn, id).await?.ok_or_else(|| DbError::not_found("petShop", id));
     }
     Ok(diesel::update(pet_shops::table.find(id))
         .set((fields, pet_shops::updated_at.eq(Utc::now())))
@@ -105,13 +105,13 @@ pub async fn update(conn: &mut Conn, id: Uuid, fields: ShopFields) -> Result<Pet
         .await?)
 }
 
-pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<(), AppError> {
+pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<(), DbError> {
     diesel::delete(pet_shops::table.find(id)).execute(conn).await?;
     Ok(())
 }
 
 /// Nearest first within `radius_km`, at most `limit` (KNN on the GiST index).
-pub async fn nearby(conn: &mut Conn, at: Coordinates, radius_km: f64, limit: i32) -> Result<Vec<PetShop>, AppError> {
+pub async fn nearby(conn: &mut Conn, at: Coordinates, radius_km: f64, limit: i32) -> Result<Vec<PetShop>, DbError> {
     Ok(diesel::sql_query(
         "WITH here AS (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS g) \
          SELECT s.* FROM pet_shops s, here \

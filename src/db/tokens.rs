@@ -1,6 +1,7 @@
 //! Refresh tokens (rotation with reuse detection) and password-reset tokens.
 //! Only SHA-256 hashes of tokens are stored.
 
+use super::DbError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -10,7 +11,6 @@ use super::Conn;
 use super::schema::{auth_sessions, password_reset_tokens, refresh_tokens};
 use super::users::{self, User};
 use crate::auth::MintedRefresh;
-use crate::error::AppError;
 
 /// (owner or row id, user or family id, expires_at, revoked_at or used_at)
 type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
@@ -18,9 +18,9 @@ type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
 /// Opens a session (a login or registration): its row, and the refresh
 /// token that starts its family. Returns the session id (the family id,
 /// and the `sid` of every access token minted in it).
-pub async fn start_session(conn: &mut Conn, user_id: Uuid, minted: &MintedRefresh) -> Result<Uuid, AppError> {
+pub async fn start_session(conn: &mut Conn, user_id: Uuid, minted: &MintedRefresh) -> Result<Uuid, DbError> {
     let session_id = Uuid::new_v4();
-    conn.transaction::<(), AppError, _>(async |conn| {
+    conn.transaction::<(), DbError, _>(async |conn| {
         diesel::insert_into(auth_sessions::table)
             .values((auth_sessions::id.eq(session_id), auth_sessions::user_id.eq(user_id)))
             .execute(conn)
@@ -118,8 +118,8 @@ pub async fn rotate(
     presented_hash: &str,
     next: &MintedRefresh,
     grace: chrono::Duration,
-) -> Result<Rotation, AppError> {
-    conn.transaction::<Rotation, AppError, _>(async |conn| {
+) -> Result<Rotation, DbError> {
+    conn.transaction::<Rotation, DbError, _>(async |conn| {
         let row: Option<RefreshRow> = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(presented_hash))
             .select((
@@ -179,7 +179,7 @@ pub async fn store_reset_token(
     user_id: Uuid,
     token_hash: &str,
     expires_at: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<(), DbError> {
     diesel::insert_into(password_reset_tokens::table)
         .values((
             password_reset_tokens::id.eq(Uuid::new_v4()),
@@ -203,8 +203,8 @@ pub enum Reset {
 
 /// Uses a reset token once: sets the new password hash, marks the token
 /// used, and ends every session of the user, in one transaction.
-pub async fn reset_password(conn: &mut Conn, token_hash: &str, new_password_hash: &str) -> Result<Reset, AppError> {
-    conn.transaction::<Reset, AppError, _>(async |conn| {
+pub async fn reset_password(conn: &mut Conn, token_hash: &str, new_password_hash: &str) -> Result<Reset, DbError> {
+    conn.transaction::<Reset, DbError, _>(async |conn| {
         let row: Option<TokenRow> = password_reset_tokens::table
             .filter(password_reset_tokens::token_hash.eq(token_hash))
             .select((

@@ -1,6 +1,7 @@
 //! Trip tracks (one per booking, created on accept), their waypoints, and
 //! share links (contract §2.6, §4.8).
 
+use super::DbError;
 use crate::domain::booking::TrackStatus;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -10,7 +11,6 @@ use uuid::Uuid;
 
 use super::Conn;
 use super::schema::{bookings, tracking_shares, trip_tracks, trip_waypoints};
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = trip_tracks, check_for_backend(diesel::pg::Pg))]
@@ -148,7 +148,7 @@ pub async fn find(conn: &mut Conn, booking_id: Uuid) -> Result<Option<Track>, di
         .optional()
 }
 
-pub async fn waypoints(conn: &mut Conn, track_id: Uuid) -> Result<Vec<Waypoint>, AppError> {
+pub async fn waypoints(conn: &mut Conn, track_id: Uuid) -> Result<Vec<Waypoint>, DbError> {
     Ok(trip_waypoints::table
         .filter(trip_waypoints::track_id.eq(track_id))
         .order((trip_waypoints::recorded_at.asc(), trip_waypoints::id.asc()))
@@ -159,7 +159,7 @@ pub async fn waypoints(conn: &mut Conn, track_id: Uuid) -> Result<Vec<Waypoint>,
 
 /// The runner's current trip: (booking, track) of an `accepted` or
 /// `in_progress` booking assigned to them with an active track.
-pub async fn active_trip(conn: &mut Conn, runner_id: Uuid) -> Result<Option<(Uuid, Uuid)>, AppError> {
+pub async fn active_trip(conn: &mut Conn, runner_id: Uuid) -> Result<Option<(Uuid, Uuid)>, DbError> {
     Ok(trip_tracks::table
         .inner_join(bookings::table.on(bookings::id.eq(trip_tracks::booking_id)))
         .filter(trip_tracks::runner_id.eq(runner_id))
@@ -175,7 +175,7 @@ pub async fn active_trip(conn: &mut Conn, runner_id: Uuid) -> Result<Option<(Uui
 
 /// Appends waypoints in one multi-row INSERT. Waypoints whose track is no
 /// longer active are dropped by the caller's filter, not here.
-pub async fn insert_waypoints(conn: &mut Conn, rows: &[NewWaypoint]) -> Result<usize, AppError> {
+pub async fn insert_waypoints(conn: &mut Conn, rows: &[NewWaypoint]) -> Result<usize, DbError> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -197,7 +197,7 @@ pub async fn create_share(
     booking_id: Uuid,
     token: &str,
     expires_at: DateTime<Utc>,
-) -> Result<Share, AppError> {
+) -> Result<Share, DbError> {
     Ok(diesel::insert_into(tracking_shares::table)
         .values((
             tracking_shares::id.eq(Uuid::new_v4()),
@@ -210,7 +210,7 @@ pub async fn create_share(
         .await?)
 }
 
-pub async fn find_share(conn: &mut Conn, token: &str) -> Result<Option<Share>, AppError> {
+pub async fn find_share(conn: &mut Conn, token: &str) -> Result<Option<Share>, DbError> {
     Ok(tracking_shares::table
         .filter(tracking_shares::token.eq(token))
         .select(Share::as_select())

@@ -1,5 +1,6 @@
 //! The `users` aggregate.
 
+use super::DbError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -9,7 +10,6 @@ use uuid::Uuid;
 use super::Conn;
 use super::schema::{auth_sessions, refresh_tokens, runners, users};
 use crate::domain::identity::{Email, Role};
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -63,7 +63,7 @@ impl AuthState {
 }
 
 /// Inserts a user; a taken email (any case) is a 409 naming it.
-pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> Result<User, AppError> {
+pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> Result<User, DbError> {
     diesel::insert_into(users::table)
         .values((
             users::id.eq(Uuid::new_v4()),
@@ -78,21 +78,21 @@ pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> Result<User, AppError>
         .await
         .map_err(|err| match err {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                AppError::Conflict(format!("User with email '{}' already exists", new.email.as_str()))
+                DbError::Conflict(format!("User with email '{}' already exists", new.email.as_str()))
             }
             other => other.into(),
         })
 }
 
-pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<User>, AppError> {
+pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<User>, DbError> {
     Ok(users::table.find(id).select(User::as_select()).first(conn).await.optional()?)
 }
 
-pub async fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<User>, AppError> {
+pub async fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<User>, DbError> {
     Ok(users::table.filter(users::email.eq(email.as_str())).select(User::as_select()).first(conn).await.optional()?)
 }
 
-pub async fn auth_state(conn: &mut Conn, id: Uuid, session_id: Option<Uuid>) -> Result<Option<AuthState>, AppError> {
+pub async fn auth_state(conn: &mut Conn, id: Uuid, session_id: Option<Uuid>) -> Result<Option<AuthState>, DbError> {
     let Some(session_id) = session_id else {
         let found: Option<(bool, i32)> =
             users::table.find(id).select((users::is_banned, users::token_version)).first(conn).await.optional()?;
@@ -119,7 +119,7 @@ pub struct ProfileChanges {
     pub avatar_url: Option<String>,
 }
 
-pub async fn update_profile(conn: &mut Conn, id: Uuid, changes: ProfileChanges) -> Result<Option<User>, AppError> {
+pub async fn update_profile(conn: &mut Conn, id: Uuid, changes: ProfileChanges) -> Result<Option<User>, DbError> {
     if changes.full_name.is_none() && changes.phone.is_none() && changes.avatar_url.is_none() {
         return find(conn, id).await;
     }
@@ -135,8 +135,8 @@ pub async fn update_profile(conn: &mut Conn, id: Uuid, changes: ProfileChanges) 
 /// session ended, token version bumped so live access tokens die, and a
 /// runner profile set offline.
 /// Returns false when there is no such user.
-pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, AppError> {
-    conn.transaction::<bool, AppError, _>(async |conn| {
+pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, DbError> {
+    conn.transaction::<bool, DbError, _>(async |conn| {
         let updated = diesel::update(users::table.find(id))
             .set((
                 users::is_banned.eq(true),
@@ -165,8 +165,8 @@ pub async fn ban(conn: &mut Conn, id: Uuid) -> Result<bool, AppError> {
 }
 
 /// Ends every session of a user: refresh tokens revoked, access tokens dead.
-pub async fn end_all_sessions(conn: &mut Conn, id: Uuid) -> Result<(), AppError> {
-    conn.transaction::<(), AppError, _>(async |conn| {
+pub async fn end_all_sessions(conn: &mut Conn, id: Uuid) -> Result<(), DbError> {
+    conn.transaction::<(), DbError, _>(async |conn| {
         diesel::update(users::table.find(id))
             .set(users::token_version.eq(users::token_version + 1))
             .execute(conn)
@@ -178,7 +178,7 @@ pub async fn end_all_sessions(conn: &mut Conn, id: Uuid) -> Result<(), AppError>
 }
 
 /// Newest first.
-pub async fn list(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<User>, i64), AppError> {
+pub async fn list(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<User>, i64), DbError> {
     let total: i64 = users::table.count().get_result(conn).await?;
     let rows = users::table
         .order((users::created_at.desc(), users::id.desc()))
@@ -190,7 +190,7 @@ pub async fn list(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<User>, 
     Ok((rows, total))
 }
 
-pub async fn count_by_role(conn: &mut Conn) -> Result<Vec<(Role, i64)>, AppError> {
+pub async fn count_by_role(conn: &mut Conn) -> Result<Vec<(Role, i64)>, DbError> {
     Ok(users::table.group_by(users::role).select((users::role, diesel::dsl::count_star())).load(conn).await?)
 }
 

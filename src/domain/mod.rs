@@ -60,6 +60,24 @@ pub mod pet;
 pub mod pricing;
 pub mod time;
 
+/// A rule said no to a change, checked where the change is made (under
+/// the row's lock); the message is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not the caller's to change.
+    #[error("{0}")]
+    NotYours(&'static str),
+    /// The state machine has no such step.
+    #[error("cannot transition from '{from}' to '{to}'")]
+    Transition { from: &'static str, to: &'static str },
+    /// Understood, but not possible now (with why).
+    #[error("{error}")]
+    Unprocessable { error: String, detail: String },
+    /// The request does not match what is stored (an amount, a currency).
+    #[error("{0}")]
+    Mismatch(String),
+}
+
 /// A rule was broken by the caller's input; the message is shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

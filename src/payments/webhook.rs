@@ -82,7 +82,7 @@ async fn payment_of(conn: &mut Conn, pi: &PaymentIntent) -> Result<Option<Paymen
     let Some(id) = pi.metadata.get("payment_id").and_then(|s| Uuid::parse_str(s).ok()) else {
         return Ok(None);
     };
-    payment_db::find(conn, id).await
+    Ok(payment_db::find(conn, id).await?)
 }
 
 /// `requires_capture`: the money is held.

@@ -8,14 +8,15 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Dispatch, Followup, Services};
+use crate::db::DbError;
 use crate::db::bookings::{self, Booking, NewBooking};
 use crate::db::redis::RedisHandle;
-use crate::domain::ValidationError;
 use crate::domain::booking::{Actor, Address, AddressInput, BookingStatus, MAX_NOTES};
 use crate::domain::crates::CrateRequirement;
 use crate::domain::pet::{PetSpec, PetSpecInput, check_validity};
 use crate::domain::pricing::PriceBreakdown;
 use crate::domain::time;
+use crate::domain::{Refusal, ValidationError};
 use crate::error::AppError;
 
 /// What an owner asks for (create and quote), as sent.
@@ -207,8 +208,8 @@ pub async fn auto_confirm_due(s: &Services, limit: i64) -> Result<usize, AppErro
                 followup = followup.and(Followup::published().payment_step(step_due));
             }
             // the owner confirmed (or someone cancelled) at the same moment
-            Err(AppError::Conflict(_) | AppError::InvalidTransition { .. }) => {}
-            Err(e) => return Err(e),
+            Err(DbError::Conflict(_) | DbError::Refused(Refusal::Transition { .. })) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     s.live.follow(followup).await;
