@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::booking::BookingStatus;
+use super::identity::Role;
 use super::time;
 
 /// A frame a client sends on `/ws` (docs/PROTOCOL.md), parsed once. Ids
@@ -155,8 +157,47 @@ pub fn status(event: &Value, seq: i64) -> Option<Value> {
     }))
 }
 
-pub fn error(code: &str, message: &str) -> Value {
-    json!({"type": "error", "code": code, "message": message})
+/// A frame the server sends on `/ws` (docs/PROTOCOL.md), built typed and
+/// rendered once. (Status, location and offer frames have their builders
+/// above: they are rendered from stored events and relayed as text.)
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame<'a> {
+    #[serde(rename = "hello")]
+    Hello { user_id: Uuid, role: Role, server_time: String, heartbeat_secs: u64 },
+    #[serde(rename = "pong")]
+    Pong,
+    #[serde(rename = "subscribed")]
+    Subscribed { booking_id: Uuid, seq: i64, recovered: bool },
+    #[serde(rename = "unsubscribed")]
+    Unsubscribed { booking_id: Uuid },
+    #[serde(rename = "offer.accepted")]
+    OfferAccepted { booking_id: Uuid, status: BookingStatus, version: i32 },
+    #[serde(rename = "offer.declined")]
+    OfferDeclined { booking_id: Uuid },
+    #[serde(rename = "offer.expired")]
+    OfferExpired { booking_id: Uuid },
+    #[serde(rename = "offer.withdrawn")]
+    OfferWithdrawn { booking_id: Uuid },
+    #[serde(rename = "notification")]
+    Notification { data: &'a Value },
+    #[serde(rename = "reconnect")]
+    Reconnect { reason: &'a str },
+    /// `booking_id` when it is about one booking (a subscription).
+    #[serde(rename = "error")]
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        booking_id: Option<Uuid>,
+    },
+}
+
+impl ServerFrame<'_> {
+    /// The frame as JSON text (serialising these plain values cannot fail).
+    pub fn text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// Speed and heading as the contract stores them: negative speed → 0,
@@ -269,6 +310,25 @@ mod tests {
         assert_eq!(code(r#"{"latitude":3}"#), "unknown_type");
         assert_eq!(code(r#"{"type":"teleport"}"#), "unknown_type");
         assert!(ClientFrame::parse(r#"{"type":"teleport"}"#).unwrap_err().message.contains("'teleport'"));
+    }
+
+    #[test]
+    fn server_frames_carry_their_type_and_fields() {
+        let b = Uuid::nil();
+        let text = ServerFrame::OfferAccepted { booking_id: b, status: BookingStatus::Accepted, version: 2 }.text();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v, json!({"type": "offer.accepted", "booking_id": b, "status": "accepted", "version": 2}));
+        let v: Value = serde_json::from_str(&ServerFrame::Pong.text()).unwrap();
+        assert_eq!(v, json!({"type": "pong"}));
+        let plain = ServerFrame::Error { code: "bad_json", message: "m", booking_id: None }.text();
+        assert_eq!(
+            serde_json::from_str::<Value>(&plain).unwrap(),
+            json!({"type": "error", "code": "bad_json", "message": "m"})
+        );
+        let about = ServerFrame::Error { code: "not_found", message: "m", booking_id: Some(b) }.text();
+        assert_eq!(serde_json::from_str::<Value>(&about).unwrap()["booking_id"], json!(b));
+        let hello = ServerFrame::Hello { user_id: b, role: Role::Runner, server_time: "t".into(), heartbeat_secs: 20 };
+        assert_eq!(serde_json::from_str::<Value>(&hello.text()).unwrap()["role"], "runner");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
 use crate::domain::bus::BusPayload;
 use crate::domain::bus::dispatch_channel;
-use crate::domain::frames::{self, ClientFrame};
+use crate::domain::frames::{self, ClientFrame, ServerFrame};
 use crate::domain::geo::Coordinates;
 use crate::domain::identity::Role;
 use crate::domain::time;
@@ -174,8 +174,12 @@ impl AppSession {
         ctx.text(frame.to_string());
     }
 
+    fn say(ctx: &mut ws::WebsocketContext<Self>, frame: ServerFrame<'_>) {
+        ctx.text(frame.text());
+    }
+
     fn error(ctx: &mut ws::WebsocketContext<Self>, code: &str, message: &str) {
-        Self::send(ctx, &frames::error(code, message));
+        Self::say(ctx, ServerFrame::Error { code, message, booking_id: None });
     }
 
     /// Delivers a live frame once: a status frame this socket already has
@@ -196,7 +200,7 @@ impl AppSession {
             Err(err) => return Self::error(ctx, err.code, &err.message),
         };
         match frame {
-            ClientFrame::Ping => Self::send(ctx, &json!({"type": "pong"})),
+            ClientFrame::Ping => Self::say(ctx, ServerFrame::Pong),
             ClientFrame::Location { latitude, longitude, speed_kmh, heading_degrees, timestamp } => {
                 self.on_location((latitude, longitude), (speed_kmh, heading_degrees), timestamp.as_deref(), ctx)
             }
@@ -344,10 +348,7 @@ impl AppSession {
                 }
             }
             delivered.cover_up_to(current);
-            Self::send(
-                ctx,
-                &json!({"type": "subscribed", "booking_id": booking_id, "seq": current, "recovered": recovered}),
-            );
+            Self::say(ctx, ServerFrame::Subscribed { booking_id, seq: current, recovered });
             // Everything above `current` arrived live: in seq order, once.
             buffered.sort_by_key(|f| f.seq.unwrap_or(i64::MAX));
             for frame in buffered {
@@ -358,11 +359,7 @@ impl AppSession {
 
     /// An `error` frame about one booking (so the app knows which one).
     fn send_error_about(&self, ctx: &mut ws::WebsocketContext<Self>, code: &str, message: &str, booking_id: Uuid) {
-        let mut frame = frames::error(code, message);
-        if let Some(map) = frame.as_object_mut() {
-            map.insert("booking_id".into(), json!(booking_id));
-        }
-        Self::send(ctx, &frame);
+        Self::say(ctx, ServerFrame::Error { code, message, booking_id: Some(booking_id) });
     }
 
     /// Accepting is the REST accept's use case (the database decides
@@ -408,7 +405,7 @@ impl AppSession {
                 booking_id
             };
             ctx.spawn(work.into_actor(self).map(move |booking_id, _, ctx| match booking_id {
-                Some(booking_id) => Self::send(ctx, &json!({"type": "offer.declined", "booking_id": booking_id})),
+                Some(booking_id) => Self::say(ctx, ServerFrame::OfferDeclined { booking_id }),
                 None => Self::error(ctx, "offer_failed", "this offer is no longer open"),
             }));
             return;
@@ -422,10 +419,9 @@ impl AppSession {
             crate::services::bookings::accept_offer(&services, &redis, runner, offer).await
         };
         ctx.spawn(work.into_actor(self).map(move |result, _, ctx| match result {
-            Ok(booking) => Self::send(
+            Ok(booking) => Self::say(
                 ctx,
-                &json!({"type": "offer.accepted", "booking_id": booking.id, "status": booking.status,
-                        "version": booking.version}),
+                ServerFrame::OfferAccepted { booking_id: booking.id, status: booking.status, version: booking.version },
             ),
             Err(AppError::Auth { .. }) => {
                 Self::error(ctx, "session_ended", "your session has ended; sign in again");
@@ -443,7 +439,7 @@ impl AppSession {
             self.registry.do_send(Unwatch { booking_id, session_id: self.id });
             self.delivered.remove(&booking_id);
         }
-        Self::send(ctx, &json!({"type": "unsubscribed", "booking_id": booking_id}));
+        Self::say(ctx, ServerFrame::Unsubscribed { booking_id });
     }
 }
 
@@ -456,14 +452,18 @@ impl Actor for AppSession {
         let subscribe =
             Subscribe { channel: channel.clone(), subscriber_id: self.id, recipient: ctx.address().recipient() };
         ctx.wait(bus.send(subscribe).into_actor(self).map(|_, _, _| ()));
-        Self::send(
+        Self::say(
             ctx,
-            &json!({"type": "hello", "user_id": self.user_id, "role": self.role.as_str(),
-                    "server_time": time::format(&Utc::now()), "heartbeat_secs": self.limits.heartbeat.as_secs()}),
+            ServerFrame::Hello {
+                user_id: self.user_id,
+                role: self.role,
+                server_time: time::format(&Utc::now()),
+                heartbeat_secs: self.limits.heartbeat.as_secs(),
+            },
         );
         self.touch_presence();
         super::on_drain(self, ctx, &self.phase, |ctx| {
-            ctx.text(r#"{"type":"reconnect","reason":"server shutting down"}"#);
+            ctx.text(ServerFrame::Reconnect { reason: "server shutting down" }.text());
             ctx.close(Some(super::going_away()));
             ctx.stop();
         });
@@ -514,15 +514,19 @@ impl Handler<BusMessage> for AppSession {
             BusPayload::Event { seq, event } => (seq, event),
             BusPayload::Offer { frame } => return Self::send(ctx, &frame),
             BusPayload::OfferClosed { booking_id, reason } => {
-                let kind = if reason == "expired" { "offer.expired" } else { "offer.withdrawn" };
-                return Self::send(ctx, &json!({"type": kind, "booking_id": booking_id}));
+                let frame = if reason == "expired" {
+                    ServerFrame::OfferExpired { booking_id }
+                } else {
+                    ServerFrame::OfferWithdrawn { booking_id }
+                };
+                return Self::say(ctx, frame);
             }
             _ => return,
         };
         let data = &event["data"];
         match event["type"].as_str().unwrap_or("") {
             "notification.created" => {
-                Self::send(ctx, &json!({"type": "notification", "data": data["notification"]}));
+                Self::say(ctx, ServerFrame::Notification { data: &data["notification"] });
             }
             "chat.message_sent" => {
                 if data["sender_id"].as_str() != Some(self.user_id.to_string().as_str()) {
