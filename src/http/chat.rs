@@ -11,8 +11,6 @@ use crate::db::{bookings, chat};
 use crate::domain::booking::Actor;
 use crate::error::AppError;
 
-pub const MESSAGE_TYPES: [&str; 3] = ["text", "image", "quick_reply"];
-
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PostMessage {
     /// text | image | quick_reply
@@ -32,19 +30,8 @@ pub async fn post(
 ) -> Result<HttpResponse, AppError> {
     let id = parse_id(&path, "booking")?;
     let body = body.into_inner();
-    let message_type = body.message_type.map(|t| t.trim().to_ascii_lowercase()).unwrap_or_default();
-    if !MESSAGE_TYPES.contains(&message_type.as_str()) {
-        return Err(AppError::BadRequest("message_type must be one of: text, image, quick_reply".into()));
-    }
-    let content = body.content.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
-    let content = content.ok_or_else(|| AppError::BadRequest("content is required".into()))?;
-    if content.chars().count() > 2000 {
-        return Err(AppError::BadRequest("content must be at most 2000 characters".into()));
-    }
-    let mut conn = state.pool.get().await?;
-    let booking = bookings::participating(&mut conn, id, Actor { id: user.id, role: user.role }).await?;
-    let msg = chat::post(&mut conn, &booking, (user.id, user.role.as_str()), &message_type, &content).await?;
-    state.services.live.follow(crate::services::Followup::published()).await;
+    let sender = Actor { id: user.id, role: user.role };
+    let msg = crate::services::chat::post(&state.services, sender, id, body.message_type, body.content).await?;
     Ok(envelope::created(msg.dto()))
 }
 

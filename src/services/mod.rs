@@ -5,6 +5,7 @@
 //! functions here, so no after-commit step is written twice.
 
 pub mod bookings;
+pub mod chat;
 pub mod identity;
 pub mod payments;
 
