@@ -26,6 +26,7 @@ use crate::domain::dispatch::WeightedRanking;
 use crate::domain::eligibility;
 use crate::domain::identity::{Email, NewPassword, Role, parse_full_name};
 use crate::domain::pricing::StandardPricing;
+use crate::domain::time::{Clock, SystemClock};
 use crate::error::BoxError;
 use crate::http::NodePhase;
 use crate::http::{self, AppState, extract, middleware};
@@ -39,11 +40,12 @@ use crate::services::{Live, Services};
 pub struct Dependencies {
     pub mailer: Arc<dyn Mailer>,
     pub push: Arc<dyn PushSender>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Dependencies {
     fn default() -> Self {
-        Self { mailer: Arc::new(LogMailer), push: Arc::new(LogPushSender) }
+        Self { mailer: Arc::new(LogMailer), push: Arc::new(LogPushSender), clock: Arc::new(SystemClock) }
     }
 }
 
@@ -269,6 +271,7 @@ fn build_state(
         draining,
         sockets: Default::default(),
         mailer: deps.mailer,
+        clock: deps.clock,
         services,
     })
 }

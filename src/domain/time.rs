@@ -5,6 +5,21 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serializer;
 
+/// Where "now" comes from for rules that count time in whole windows (the
+/// rate limiter): the system clock in a node, a clock a test moves.
+pub trait Clock: Send + Sync {
+    /// Seconds since the Unix epoch.
+    fn unix_secs(&self) -> u64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn unix_secs(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+}
+
 pub fn format(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

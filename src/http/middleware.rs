@@ -1,7 +1,7 @@
 //! Request id + access log, security headers, CORS, and the Redis-backed
 //! rate limiter shared by every node.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use actix_cors::Cors;
 use actix_web::body::{EitherBody, MessageBody};
@@ -168,7 +168,7 @@ pub async fn rate_limit(
         }
     };
     let window = settings.window_secs.max(1);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = state.clock.unix_secs();
     let index = now / window;
     let key = state.redis.key(&format!("rl:{label}:{subject}:{index}"));
     match state.redis.count_hit(&key, window).await {

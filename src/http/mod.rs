@@ -47,6 +47,8 @@ pub struct AppState {
     /// Open sockets per user on this node (the per-user cap).
     pub sockets: crate::http::ws::SocketCounts,
     pub mailer: Arc<dyn Mailer>,
+    /// "Now" for the rate limiter's windows.
+    pub clock: Arc<dyn crate::domain::time::Clock>,
     /// The use cases (and through them the node's actors).
     pub services: Arc<Services>,
 }

@@ -25,7 +25,7 @@ async fn the_worked_example_from_request_to_completion() {
     let runner = ready_runner(&app, "hafiz@example.my", dog_crate(), (3.1600, 101.7100)).await;
 
     // The owner books the worked-example trip and sees 2960 sen.
-    let created = app.post("/api/v1/bookings", Some(&owner.access), &worked_example()).await;
+    let created = app.create_booking(&owner, &worked_example()).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let booking = created.body["data"].clone();
     assert_eq!(booking["estimated_price_cents"], 2960);
@@ -42,7 +42,7 @@ async fn the_worked_example_from_request_to_completion() {
     let path = format!("/api/v1/bookings/{}", id(&booking));
 
     // The runner finds it in the open pool.
-    let pool = app.get("/api/v1/bookings?status=requested", Some(&runner.access)).await;
+    let pool = app.bookings(&runner, Some("requested")).await;
     assert_eq!(pool.status, 200);
     assert_eq!(pool.body["data"][0]["id"], booking["id"]);
     assert_eq!(pool.body["pagination"]["total"], 1);
@@ -128,11 +128,11 @@ async fn the_worked_example_from_request_to_completion() {
     assert!(runners[1..].iter().all(|r| r == &runner.user_id));
 
     // Lists by role and status.
-    let done = app.get("/api/v1/bookings?status=completed", Some(&runner.access)).await;
+    let done = app.bookings(&runner, Some("completed")).await;
     assert_eq!(done.body["pagination"], json!({"total": 1, "page": 1, "limit": 20, "total_pages": 1}));
-    let active = app.get("/api/v1/bookings?status=active", Some(&owner.access)).await;
+    let active = app.bookings(&owner, Some("active")).await;
     assert_eq!(active.body["data"], json!([]));
-    let all = app.get("/api/v1/bookings", Some(&owner.access)).await;
+    let all = app.bookings(&owner, None).await;
     assert_eq!(all.body["data"][0]["status"], "completed");
 }
 
@@ -149,7 +149,7 @@ async fn quote_prices_without_storing() {
     assert_eq!(resp.body["data"]["platform_fee_cents"], 444);
     assert_eq!(resp.body["data"]["runner_payout_cents"], 2516);
     assert_eq!(resp.body["data"]["crate_requirement"]["minimum_size"], "medium");
-    let list = app.get("/api/v1/bookings", Some(&owner.access)).await;
+    let list = app.bookings(&owner, None).await;
     assert_eq!(list.body["pagination"]["total"], 0);
 }
 
@@ -175,17 +175,17 @@ async fn create_validation_follows_the_contract() {
     for (pointer, value, error) in cases {
         let mut body = worked_example();
         *body.pointer_mut(pointer).unwrap() = value;
-        let resp = app.post("/api/v1/bookings", Some(&owner.access), &body).await;
+        let resp = app.create_booking(&owner, &body).await;
         assert_eq!(resp.status, 400, "{pointer}: {}", resp.text);
         assert_eq!(resp.body, json!({"success": false, "error": error, "detail": ""}), "{pointer}");
     }
     // A booking with no vaccinations is allowed.
     let mut body = worked_example();
     body["pet_spec"]["vaccinations"] = json!([]);
-    assert_eq!(app.post("/api/v1/bookings", Some(&owner.access), &body).await.status, 201);
+    assert_eq!(app.create_booking(&owner, &body).await.status, 201);
     // Only owners book.
     let runner = app.register("not-an-owner@example.my", "runner").await;
-    assert_eq!(app.post("/api/v1/bookings", Some(&runner.access), &worked_example()).await.status, 403);
+    assert_eq!(app.create_booking(&runner, &worked_example()).await.status, 403);
 }
 
 #[actix_web::test]
@@ -222,29 +222,29 @@ async fn the_open_pool_shows_only_what_the_runners_crates_carry() {
         v
     };
 
-    let seen = app.get("/api/v1/bookings?status=requested", Some(&medium.access)).await;
+    let seen = app.bookings(&medium, Some("requested")).await;
     assert_eq!(
         ids(&seen),
         sorted(vec![id(&dog), id(&cat)]),
         "medium dog+cat crate: not the 40 kg dog, not the reptile"
     );
-    let seen = app.get("/api/v1/bookings?status=requested", Some(&small.access)).await;
+    let seen = app.bookings(&small, Some("requested")).await;
     assert_eq!(ids(&seen), vec![id(&cat)], "a small crate carries only the cat");
-    let seen = app.get("/api/v1/bookings?status=requested", Some(&warm.access)).await;
+    let seen = app.bookings(&warm, Some("requested")).await;
     assert_eq!(ids(&seen), sorted(vec![id(&dog), id(&big_dog), id(&lizard)]));
 
     // A pulled accept is held to the same rule: 422 naming the failed rule.
-    let resp = app.post(&format!("/api/v1/bookings/{}/accept", id(&big_dog)), Some(&medium.access), &json!({})).await;
+    let resp = app.accept(&medium, &id(&big_dog)).await;
     assert_eq!(resp.status, 422);
     assert_eq!(resp.body["error"], "runner is not eligible for this booking: no crate is large enough");
     assert_eq!(resp.body["detail"], "no crate is large enough");
     // Not in the pool, not readable.
-    let resp = app.get(&format!("/api/v1/bookings/{}", id(&big_dog)), Some(&small.access)).await;
+    let resp = app.booking(&small, &id(&big_dog)).await;
     assert_eq!(resp.status, 200, "any runner may read an open booking");
 
     // Once taken, a booking leaves everybody's pool.
-    app.post(&format!("/api/v1/bookings/{}/accept", id(&dog)), Some(&warm.access), &json!({})).await;
-    let seen = app.get("/api/v1/bookings?status=requested", Some(&medium.access)).await;
+    app.accept(&warm, &id(&dog)).await;
+    let seen = app.bookings(&medium, Some("requested")).await;
     assert_eq!(ids(&seen), vec![id(&cat)]);
 }
 
@@ -260,7 +260,7 @@ async fn the_pool_is_nearest_pickup_first() {
     mid["pickup_address"]["latitude"] = json!(3.20);
     let mid = book(&app, &owner, &mid).await;
     let runner = ready_runner(&app, "sorter@example.my", dog_crate(), PICKUP).await;
-    let seen = app.get("/api/v1/bookings?status=requested", Some(&runner.access)).await;
+    let seen = app.bookings(&runner, Some("requested")).await;
     let order: Vec<String> = seen.body["data"].as_array().unwrap().iter().map(id).collect();
     assert_eq!(order, [id(&near), id(&mid), id(&far)]);
 }
@@ -384,7 +384,7 @@ async fn cancel_rules() {
     assert_eq!(resp.body["data"]["status"], "cancelled");
     assert_eq!(resp.body["data"]["cancel_note"], "changed_mind");
     assert!(resp.body["data"]["cancelled_at"].is_string());
-    let again = app.post(&format!("/api/v1/bookings/{}/cancel", id(&b1)), Some(&owner.access), &json!({})).await;
+    let again = app.cancel(&owner, &id(&b1)).await;
     assert_eq!(
         (again.status, again.body["error"].as_str()),
         (422, Some("cannot transition from 'cancelled' to 'cancelled'"))
@@ -393,7 +393,7 @@ async fn cancel_rules() {
     let b2 = book(&app, &owner, &worked_example()).await;
     let resp = app.post_raw(&format!("/api/v1/bookings/{}/cancel", id(&b2)), "application/json", "not json").await;
     assert_eq!(resp.status, 401, "no token, so 401 before the body is read");
-    app.post(&format!("/api/v1/bookings/{}/accept", id(&b2)), Some(&runner.access), &json!({})).await;
+    app.accept(&runner, &id(&b2)).await;
     let resp = app
         .client
         .post(format!("{}/api/v1/bookings/{}/cancel", app.address, id(&b2)))
@@ -409,7 +409,7 @@ async fn cancel_rules() {
     for step in ["accept", "pickup", "deliver"] {
         app.post(&format!("/api/v1/bookings/{}/{step}", id(&b3)), Some(&runner.access), &json!({})).await;
     }
-    let resp = app.post(&format!("/api/v1/bookings/{}/cancel", id(&b3)), Some(&owner.access), &json!({})).await;
+    let resp = app.cancel(&owner, &id(&b3)).await;
     assert_eq!(
         (resp.status, resp.body["error"].as_str()),
         (422, Some("cannot transition from 'delivered' to 'cancelled'"))
@@ -485,7 +485,7 @@ async fn list_rejects_unknown_status_and_clamps_limit() {
     for _ in 0..3 {
         book(&app, &owner, &worked_example()).await;
     }
-    let bad = app.get("/api/v1/bookings?status=picked_up", Some(&owner.access)).await;
+    let bad = app.bookings(&owner, Some("picked_up")).await;
     assert_eq!((bad.status, bad.body["error"].as_str()), (400, Some("invalid status")));
     let page = app.get("/api/v1/bookings?limit=2&page=2", Some(&owner.access)).await;
     assert_eq!(page.body["pagination"], json!({"total": 3, "page": 2, "limit": 2, "total_pages": 2}));
@@ -494,7 +494,7 @@ async fn list_rejects_unknown_status_and_clamps_limit() {
     assert_eq!(big.body["pagination"]["limit"], 100);
     let zero = app.get("/api/v1/bookings?limit=0", Some(&owner.access)).await;
     assert_eq!(zero.body["pagination"]["limit"], 20);
-    let active = app.get("/api/v1/bookings?status=active", Some(&owner.access)).await;
+    let active = app.bookings(&owner, Some("active")).await;
     assert_eq!(active.body["pagination"]["total"], 3);
 }
 
@@ -505,7 +505,7 @@ async fn admin_lists_and_counts_every_booking() {
     let owner = app.register("counted@example.my", "owner").await;
     let b = book(&app, &owner, &worked_example()).await;
     book(&app, &owner, &worked_example()).await;
-    app.post(&format!("/api/v1/bookings/{}/cancel", id(&b)), Some(&owner.access), &json!({})).await;
+    app.cancel(&owner, &id(&b)).await;
     let list = app.get("/api/v1/admin/bookings", Some(&admin.access)).await;
     assert_eq!(list.body["pagination"]["total"], 2);
     let stats = app.get("/api/v1/admin/stats/bookings", Some(&admin.access)).await;
@@ -523,7 +523,7 @@ async fn one_owner_booking_many_trips_at_once() {
     let app = spawn_app_with(|s| s.database.pool_max_size = 12).await;
     let owner = app.register("busy-owner@example.my", "owner").await;
     let body = worked_example();
-    let attempts = (0..12).map(|_| app.post("/api/v1/bookings", Some(&owner.access), &body));
+    let attempts = (0..12).map(|_| app.create_booking(&owner, &body));
     let results = futures_util::future::join_all(attempts).await;
     assert!(results.iter().all(|r| r.status == 201), "{:?}", results.iter().map(|r| &r.text).collect::<Vec<_>>());
     let inbox = app.get("/api/v1/notifications?page=1&limit=100", Some(&owner.access)).await;

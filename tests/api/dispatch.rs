@@ -75,10 +75,7 @@ async fn the_nearest_eligible_runner_gets_the_offer() {
     let mut elsewhere = worked_example();
     elsewhere["pickup_address"] = address("Ipoh", (4.6, 101.1));
     let other = book(&app, &app.register("d-other@example.my", "owner").await, &elsewhere).await;
-    assert_eq!(
-        app.post(&format!("/api/v1/bookings/{}/accept", id(&other)), Some(&busy.access), &json!({})).await.status,
-        200
-    );
+    assert_eq!(app.accept(&busy, &id(&other)).await.status, 200);
 
     let mut sockets = Vec::new();
     for r in [&small, &cats, &poor, &busy, &offline, &good, &far] {
@@ -118,7 +115,7 @@ async fn decline_moves_to_the_next_candidate_at_once() {
     frame_for(&mut ws1, "offer.declined", &bid, 2.0).await.expect("decline acknowledged");
     // the offer's timeout is 10 s: an offer now is the decline's doing
     frame_for(&mut ws2, "offer", &bid, 5.0).await.expect("the next candidate is offered");
-    let events = app.get(&format!("/api/v1/bookings/{bid}"), Some(&owner.access)).await;
+    let events = app.booking(&owner, &bid).await;
     assert_eq!(events.body["data"]["status"], "requested");
     let stats = app.live.dispatcher.send(GetDispatchStats).await.unwrap();
     assert_eq!((stats.offers_declined, stats.offers_expired), (1, 0), "moved on by the decline, not a timeout");
@@ -159,7 +156,7 @@ async fn accepting_over_the_socket_assigns_the_booking() {
     ws.send(&json!({"type": "offer.accept", "booking_id": bid})).await;
     let accepted = frame_for(&mut ws, "offer.accepted", &bid, 3.0).await.expect("accepted");
     assert_eq!(accepted["status"], "accepted");
-    let booking = app.get(&format!("/api/v1/bookings/{bid}"), Some(&owner.access)).await;
+    let booking = app.booking(&owner, &bid).await;
     assert_eq!(booking.body["data"]["runner_id"], runner.user_id.as_str());
     let mut matched = false;
     for _ in 0..40 {
@@ -249,7 +246,7 @@ async fn a_pushed_accept_racing_a_pulled_accept_has_one_winner() {
     } else {
         assert_eq!(rest.status, 409);
     }
-    let booking = app.get(&format!("/api/v1/bookings/{bid}"), Some(&owner.access)).await;
+    let booking = app.booking(&owner, &bid).await;
     let winner = if rest_won { &pulled } else { &pushed };
     assert_eq!(booking.body["data"]["runner_id"], winner.user_id.as_str());
 }
@@ -272,7 +269,7 @@ async fn accepting_by_offer_id_assigns_and_a_stale_offer_id_is_refused() {
     ws.send(&json!({"type": "offer.accept", "offer_id": offer_id})).await;
     let accepted = frame_for(&mut ws, "offer.accepted", &bid, 3.0).await.expect("accepted by offer id");
     assert_eq!(accepted["status"], "accepted");
-    let booking = app.get(&format!("/api/v1/bookings/{bid}"), Some(&owner.access)).await;
+    let booking = app.booking(&owner, &bid).await;
     assert_eq!(booking.body["data"]["runner_id"], runner.user_id.as_str());
     // the same offer again: it is no longer open (the booking is taken)
     ws.send(&json!({"type": "offer.accept", "offer_id": offer_id})).await;
@@ -306,7 +303,7 @@ async fn an_expired_offer_id_cannot_take_the_booking() {
     ws.send(&json!({"type": "offer.accept", "offer_id": offer["offer_id"]})).await;
     let refused = ws.next_of("error").await;
     assert_eq!(refused["code"], "offer_failed", "{refused}");
-    let booking = app.get(&format!("/api/v1/bookings/{bid}"), Some(&owner.access)).await;
+    let booking = app.booking(&owner, &bid).await;
     assert!(booking.body["data"]["runner_id"].is_null(), "the late answer took nothing");
 }
 

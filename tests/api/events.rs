@@ -74,7 +74,7 @@ async fn resubscribing_while_events_commit_never_loses_one_nor_says_unrecovered(
     let runner = ready_runner(&app, "race-runner@example.my", dog_crate(), PICKUP).await;
     let booking = book(&app, &owner, &worked_example()).await;
     let bid = id(&booking);
-    let resp = app.post(&format!("/api/v1/bookings/{bid}/accept"), Some(&runner.access), &json!({})).await;
+    let resp = app.accept(&runner, &bid).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
 
     // The runner keeps committing events on the booking's stream (chat),
@@ -156,7 +156,7 @@ async fn a_status_that_arrives_after_a_newer_one_is_still_delivered() {
     let runner = ready_runner(&app, "order-runner@example.my", dog_crate(), PICKUP).await;
     let booking = book(&app, &owner, &worked_example()).await;
     let bid = id(&booking);
-    assert_eq!(app.post(&format!("/api/v1/bookings/{bid}/accept"), Some(&runner.access), &json!({})).await.status, 200);
+    assert_eq!(app.accept(&runner, &bid).await.status, 200);
     let mut ws = app.ws(&format!("/ws?token={}", owner.access)).await;
     ws.next_of("hello").await;
     ws.send(&json!({"type": "subscribe", "booking_id": bid, "last_seq": 0})).await;
@@ -175,7 +175,7 @@ async fn a_status_that_arrives_after_a_newer_one_is_still_delivered() {
     assert_eq!(first["seq"], current + 2);
 
     // The older one (the pickup) then arrives: it is not dropped.
-    assert_eq!(app.post(&format!("/api/v1/bookings/{bid}/pickup"), Some(&runner.access), &json!({})).await.status, 200);
+    assert_eq!(app.pickup(&runner, &bid).await.status, 200);
     let late = ws.next_of("booking.status").await;
     assert_eq!((late["seq"].as_i64(), late["new_status"].as_str()), (Some(current + 1), Some("in_progress")), "{late}");
 }

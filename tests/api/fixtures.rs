@@ -48,7 +48,7 @@ pub fn dog_crate() -> Value {
 
 /// Creates a booking as `owner` and returns its `data`.
 pub async fn book(app: &TestApp, owner: &Session, body: &Value) -> Value {
-    let resp = app.post("/api/v1/bookings", Some(&owner.access), body).await;
+    let resp = app.create_booking(owner, body).await;
     assert_eq!(resp.status, 201, "create booking: {}", resp.text);
     resp.body["data"].clone()
 }

@@ -48,8 +48,37 @@ impl kilat::push::PushSender for CapturingPush {
     }
 }
 
+/// The rate limiter's clock, moved by the test (it stands still otherwise).
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+impl ManualClock {
+    /// Now, in whole seconds since the Unix epoch.
+    pub fn set(&self, unix_secs: u64) {
+        self.0.store(unix_secs, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The first second of a window of `window_secs`, the one after now.
+    pub fn to_window_start(&self, window_secs: u64) -> u64 {
+        let now = std::sync::atomic::AtomicU64::load(&self.0, std::sync::atomic::Ordering::SeqCst);
+        let start = (now / window_secs + 1) * window_secs;
+        self.set(start);
+        start
+    }
+}
+
+impl kilat::domain::time::Clock for ManualClock {
+    fn unix_secs(&self) -> u64 {
+        std::sync::atomic::AtomicU64::load(&self.0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 pub struct TestApp {
     pub push: Arc<CapturingPush>,
+    pub clock: Arc<ManualClock>,
     pub address: String,
     pub live: kilat::services::Live,
     pub settings: Settings,
@@ -94,25 +123,27 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     let database = TestDatabase::create(&settings.database.url).await;
     settings.database.url = database.url.clone();
     customise(&mut settings);
-    start(settings, database).await
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    start(settings, database, Arc::new(ManualClock(now.into()))).await
 }
 
 /// A second node of the same cluster: same database and Redis prefix.
 pub async fn spawn_peer(of: &TestApp) -> TestApp {
     let settings = of.settings.clone();
+    let clock = of.clock.clone();
     let database =
         TestDatabase { name: String::new(), admin_url: String::new(), url: of.settings.database.url.clone() };
-    start(settings, database).await
+    start(settings, database, clock).await
 }
 
 /// Starts a node on a thread (and actix system) of its own, as a real node
 /// would run beside its clients: the test's thread may block at teardown
 /// while the node finishes its work.
-async fn start(settings: Settings, database: TestDatabase) -> TestApp {
+async fn start(settings: Settings, database: TestDatabase, clock: Arc<ManualClock>) -> TestApp {
     kilat::telemetry::init(&settings.log);
     let mailer = Arc::new(CapturingMailer::default());
     let push = Arc::new(CapturingPush::default());
-    let deps = Dependencies { mailer: mailer.clone(), push: push.clone() };
+    let deps = Dependencies { mailer: mailer.clone(), push: push.clone(), clock: clock.clone() };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let node_settings = settings.clone();
     std::thread::spawn(move || {
@@ -126,7 +157,7 @@ async fn start(settings: Settings, database: TestDatabase) -> TestApp {
     let (port, live, system, server) = rx.await.expect("the node started");
     let address = format!("http://127.0.0.1:{port}");
     let client = awc::Client::builder().timeout(Duration::from_secs(15)).finish();
-    TestApp { push, address, live, settings, mailer, client, node: Node { system, server }, _database: database }
+    TestApp { push, clock, address, live, settings, mailer, client, node: Node { system, server }, _database: database }
 }
 
 /// A node's thread: stopped when its `TestApp` goes.

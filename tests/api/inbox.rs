@@ -61,7 +61,7 @@ async fn the_owner_is_told_every_step_and_a_cancel_tells_the_other_side() {
 
     // Cancel: the other participant hears of it, not the canceller.
     let second = book(&app, &owner, &worked_example()).await;
-    app.post(&format!("/api/v1/bookings/{}/accept", id(&second)), Some(&runner.access), &json!({})).await;
+    app.accept(&runner, &id(&second)).await;
     app.post(
         &format!("/api/v1/bookings/{}/cancel", id(&second)),
         Some(&owner.access),
@@ -181,7 +181,7 @@ async fn chat_is_stored_and_pushed_to_the_other_participant() {
     let stranger = app.register("chat-stranger@example.my", "owner").await;
     let booking = book(&app, &owner, &worked_example()).await;
     let bid = id(&booking);
-    app.post(&format!("/api/v1/bookings/{bid}/accept"), Some(&runner.access), &json!({})).await;
+    app.accept(&runner, &bid).await;
 
     let mut runner_ws = app.ws(&format!("/ws?token={}", runner.access)).await;
     runner_ws.next_of("hello").await;
@@ -233,7 +233,7 @@ async fn participants_get_status_and_notifications_on_their_socket_without_subsc
     let mut owner_ws = app.ws(&format!("/ws?token={}", owner.access)).await;
     owner_ws.next_of("hello").await;
     app.wait_numsub(&format!("user:{}", owner.user_id), 1).await;
-    app.post(&format!("/api/v1/bookings/{}/accept", id(&booking)), Some(&runner.access), &json!({})).await;
+    app.accept(&runner, &id(&booking)).await;
     let mut saw_status = false;
     let mut saw_note = false;
     for _ in 0..10 {

@@ -6,6 +6,7 @@ mod admin;
 mod authz;
 mod bookings;
 mod cli;
+mod client;
 mod dispatch;
 mod events;
 mod fixtures;

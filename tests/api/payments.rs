@@ -211,7 +211,7 @@ async fn stripe_happy_path_initiate_webhook_held_confirm_capture_released() {
     );
     assert_eq!(stripe.intent(&pi)["status"], "succeeded");
     assert_eq!(stripe.intent(&pi)["amount_received"], PRICE);
-    let b = app.get(&format!("/api/v1/bookings/{booking}"), Some(&owner.access)).await;
+    let b = app.booking(&owner, &booking).await;
     assert_eq!(b.body["data"]["status"], "completed");
     assert_eq!(b.body["data"]["final_price_cents"], PRICE);
 }
@@ -363,7 +363,7 @@ async fn cancel_before_the_hold_completes_voids_the_intent() {
     assert_eq!(resp.body["data"]["escrow_status"], "pending");
     let pi = resp.body["data"]["stripe_payment_id"].as_str().unwrap().to_owned();
 
-    app.post(&format!("/api/v1/bookings/{booking}/cancel"), Some(&owner.access), &json!({})).await;
+    app.cancel(&owner, &booking).await;
     let failed = wait_for(&app, &owner, &booking, "failed").await;
     assert!(failed["failure_reason"].as_str().unwrap().starts_with("booking cancelled"), "{failed}");
     assert_eq!(stripe.intent(&pi)["status"], "canceled");
@@ -607,7 +607,7 @@ async fn a_delivery_nobody_confirms_is_auto_confirmed_and_paid_out() {
     ))
     .await;
     wait_for(&app, &owner, &booking, "released").await;
-    let b = app.get(&format!("/api/v1/bookings/{booking}"), Some(&owner.access)).await;
+    let b = app.booking(&owner, &booking).await;
     assert_eq!(b.body["data"]["status"], "completed");
     let history = app.get(&format!("/api/v1/bookings/{booking}/history"), Some(&owner.access)).await;
     let last = history.body["data"].as_array().unwrap().last().unwrap().clone();
@@ -633,10 +633,9 @@ async fn confirm_racing_cancel_ends_with_booking_and_money_agreeing() {
         let (_, cancel) = tokio::join!(
             async {
                 barrier.wait().await;
-                let d =
-                    app.post(&format!("/api/v1/bookings/{booking}/deliver"), Some(&runner.access), &json!({})).await;
+                let d = app.deliver(&runner, &booking).await;
                 if d.status == 200 {
-                    app.post(&format!("/api/v1/bookings/{booking}/confirm"), Some(&owner.access), &json!({})).await;
+                    app.confirm(&owner, &booking).await;
                 }
             },
             async {
@@ -647,10 +646,7 @@ async fn confirm_racing_cancel_ends_with_booking_and_money_agreeing() {
             }
         );
         assert!([200, 409, 422].contains(&cancel), "cancel answered {cancel}");
-        let status = app.get(&format!("/api/v1/bookings/{booking}"), Some(&owner.access)).await.body["data"]["status"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let status = app.booking(&owner, &booking).await.body["data"]["status"].as_str().unwrap().to_owned();
         let (money, at_stripe) = match status.as_str() {
             "completed" => ("released", "succeeded"),
             "cancelled" => ("refunded", "canceled"),

@@ -215,7 +215,7 @@ async fn nul_characters_are_a_client_mistake_not_a_500() {
     assert_eq!(resp.body["error"], "text must not contain NUL (\\u0000) characters");
     let mut booking = crate::fixtures::worked_example();
     booking["pet_spec"]["breed"] = json!("Bea\u{0}gle");
-    let resp = app.post("/api/v1/bookings", Some(&owner.access), &booking).await;
+    let resp = app.create_booking(&owner, &booking).await;
     assert_eq!(resp.status, 400, "{}", resp.text);
 }
 

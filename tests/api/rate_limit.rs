@@ -13,12 +13,11 @@ async fn attempt(app: &crate::helpers::TestApp) -> crate::helpers::TestResponse 
 async fn over_the_limit_is_429_and_the_next_window_passes_again() {
     let app = spawn_app_with(|s| {
         s.rate_limit.auth_per_minute = 5;
-        s.rate_limit.window_secs = 2;
+        s.rate_limit.window_secs = 60;
     })
     .await;
-    // Start at the beginning of a window so all five land in one.
-    let now = chrono::Utc::now();
-    tokio::time::sleep(std::time::Duration::from_millis(2000 - (now.timestamp_millis() % 2000) as u64 + 20)).await;
+    // A window begins; 59 s into it the sixth attempt is still refused.
+    app.clock.to_window_start(60);
     for _ in 0..5 {
         assert_eq!(attempt(&app).await.status, 401);
     }
@@ -26,12 +25,16 @@ async fn over_the_limit_is_429_and_the_next_window_passes_again() {
     assert_eq!(blocked.status, 429);
     assert_eq!(blocked.body, json!({"error": "rate limit exceeded"}));
     let retry_after: u64 = blocked.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
-    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(retry_after, 60, "the window's end");
+    app.clock.advance(59);
     // Hammering while blocked does not extend the block (the reference's bug).
     for _ in 0..10 {
-        assert_eq!(attempt(&app).await.status, 429);
+        let resp = attempt(&app).await;
+        assert_eq!(resp.status, 429);
+        assert_eq!(resp.headers.get("retry-after").unwrap().to_str().unwrap(), "1");
     }
-    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    // The window ends on the clock: the next attempt is heard again.
+    app.clock.advance(1);
     assert_eq!(attempt(&app).await.status, 401);
 }
 
@@ -43,11 +46,7 @@ async fn the_window_is_shared_across_nodes() {
     })
     .await;
     let node_b = spawn_peer(&node_a).await;
-    // Avoid a window edge: a 60 s window with fewer than 5 s left could split the run.
-    let left = 60 - chrono::Utc::now().timestamp() % 60;
-    if left < 5 {
-        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
-    }
+    node_a.clock.to_window_start(60);
     assert_eq!(attempt(&node_a).await.status, 401);
     assert_eq!(attempt(&node_b).await.status, 401);
     assert_eq!(attempt(&node_a).await.status, 401);
@@ -73,10 +72,7 @@ async fn the_101st_identity_request_in_a_minute_is_refused() {
     // The production default: 100 per minute per IP.
     let app = crate::helpers::spawn_app().await;
     assert_eq!(app.settings.rate_limit.auth_per_minute, 100);
-    let left = 60 - chrono::Utc::now().timestamp() % 60;
-    if left < 15 {
-        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
-    }
+    app.clock.to_window_start(app.settings.rate_limit.window_secs);
     let forgot = json!({"email": "someone@example.my"});
     for i in 1..=100 {
         let resp = app.post("/api/v1/auth/forgot-password", None, &forgot).await;
@@ -89,10 +85,7 @@ async fn the_101st_identity_request_in_a_minute_is_refused() {
 #[actix_web::test]
 async fn other_api_routes_are_limited_per_user() {
     let app = spawn_app_with(|s| s.rate_limit.api_per_minute = 3).await;
-    let left = 60 - chrono::Utc::now().timestamp() % 60;
-    if left < 10 {
-        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
-    }
+    app.clock.to_window_start(app.settings.rate_limit.window_secs);
     let a = app.register("limit-a@example.my", "owner").await;
     let b = app.register("limit-b@example.my", "owner").await;
     // Any /api route outside identity counts; an unknown one still answers 404.
@@ -212,6 +205,7 @@ async fn behind_nginx_a_forged_client_address_does_not_escape_the_login_limit() 
     })
     .await;
     let node_b = spawn_peer(&node_a).await;
+    node_a.clock.to_window_start(60);
     let lb = Nginx::start(&[&node_a, &node_b]);
     let mut statuses = Vec::new();
     for n in 0..12 {

@@ -14,7 +14,7 @@ async fn trip(app: &TestApp, tag: &str) -> (Session, Session, Value) {
     let owner = app.register(&format!("{tag}-owner@example.my"), "owner").await;
     let runner = ready_runner(app, &format!("{tag}-runner@example.my"), dog_crate(), PICKUP).await;
     let booking = book(app, &owner, &worked_example()).await;
-    let resp = app.post(&format!("/api/v1/bookings/{}/accept", id(&booking)), Some(&runner.access), &json!({})).await;
+    let resp = app.accept(&runner, &id(&booking)).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     (owner, runner, booking)
 }
@@ -53,7 +53,7 @@ async fn the_owner_sees_the_runners_pings_flat_on_the_tracking_feed() {
     with_status.next_of("location_update").await;
 
     // Status frames only for those who asked (the Flutter apps cannot parse them).
-    app.post(&format!("/api/v1/bookings/{bid}/pickup"), Some(&runner.access), &json!({})).await;
+    app.pickup(&runner, &bid).await;
     let status = loop {
         let status = with_status.next_of("booking.status").await;
         if status["new_status"] == "in_progress" {
@@ -85,7 +85,7 @@ async fn the_owner_sees_the_runners_pings_flat_on_the_tracking_feed() {
     assert!(updates.body["data"][0].get("type").is_none(), "flat TrackingUpdate objects");
 
     // Delivery completes the track with the haversine distance.
-    app.post(&format!("/api/v1/bookings/{bid}/deliver"), Some(&runner.access), &json!({})).await;
+    app.deliver(&runner, &bid).await;
     let done = app.get(&format!("/api/v1/tracking/{bid}"), Some(&owner.access)).await;
     assert_eq!(done.body["data"]["status"], "completed");
     let km = done.body["data"]["total_distance_km"].as_f64().unwrap();
@@ -186,7 +186,7 @@ async fn pings_and_status_events_cross_two_nodes() {
     assert_eq!(frame["runner_id"], runner.user_id.as_str());
     assert_eq!(frame["latitude"], 3.15);
 
-    node_a.post(&format!("/api/v1/bookings/{bid}/pickup"), Some(&runner.access), &json!({})).await;
+    node_a.pickup(&runner, &bid).await;
     // (the accept's own status may still arrive first on the user's channel)
     let status = loop {
         let status = session.next_of("booking.status").await;
@@ -476,7 +476,7 @@ async fn delivery_resumes_after_redis_restarts_and_no_event_is_lost() {
 
     redis.stop();
     // A status change while Redis is down waits in the outbox.
-    let resp = app.post(&format!("/api/v1/bookings/{bid}/pickup"), Some(&runner.access), &json!({})).await;
+    let resp = app.pickup(&runner, &bid).await;
     assert_eq!(resp.status, 200, "REST keeps working without Redis: {}", resp.text);
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.launch();

@@ -42,7 +42,7 @@ async fn a_ban_closes_the_runners_sockets_on_every_node_and_stops_its_offers() {
     assert_eq!(feed.closed_within(0.3).await, None);
 
     // A banned runner cannot take the booking any way.
-    let accept = node_a.post(&format!("/api/v1/bookings/{bid}/accept"), Some(&runner.access), &json!({})).await;
+    let accept = node_a.accept(&runner, &bid).await;
     assert_eq!(accept.status, 401);
     let status = node_a.scalar("SELECT count(*) FROM runners WHERE session_status = 'active'").await;
     assert_eq!(status, 0, "a banned runner is offline (no offers, no pool)");

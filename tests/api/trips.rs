@@ -29,7 +29,7 @@ async fn a_runner_on_a_live_trip_is_never_swept_and_its_positions_are_always_tak
     let idle = ready_runner(&app, "idle-runner@example.my", dog_crate(), PICKUP).await;
     let booking = book(&app, &owner, &worked_example()).await;
     let bid = id(&booking);
-    let resp = app.post(&format!("/api/v1/bookings/{bid}/accept"), Some(&on_trip.access), &json!({})).await;
+    let resp = app.accept(&on_trip, &bid).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     let mut feed = app.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
     app.wait_numsub(&format!("booking:{bid}"), 1).await;
