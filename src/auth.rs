@@ -1,4 +1,4 @@
-//! Credentials: JWT access and refresh tokens (contract §1.4), argon2id
+//! Credentials: JWT access and refresh tokens (docs/API.md#auth-and-roles), argon2id
 //! password hashes, and the random tokens we store only as SHA-256 hashes.
 //! Used by the HTTP extractor and, later, by WebSocket upgrades.
 

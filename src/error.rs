@@ -1,5 +1,5 @@
 //! One error type for every handler, each variant with its status and the
-//! Kilat body it renders (contract §1.2–§1.3). A client mistake is never a
+//! Kilat body it renders (docs/API.md#envelope). A client mistake is never a
 //! 500; an unknown failure is a 500, logged with its cause chain.
 
 use actix_web::http::StatusCode;

@@ -1,4 +1,4 @@
-//! Outgoing mail. Sending real email is Later (contract §8.1); until then
+//! Outgoing mail. Sending real email is Later (docs/API.md#not-yet); until then
 //! the default mailer writes the reset link to the log, and tests capture it.
 
 pub trait Mailer: Send + Sync {

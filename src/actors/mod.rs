@@ -1,4 +1,4 @@
-//! Live, node-local state and its sockets (BRIEF §2). Postgres stays the
+//! Live, node-local state and its sockets (ARCHITECTURE.md). Postgres stays the
 //! source of truth; these actors are views plus sockets:
 //!
 //! - `Bus`: the Redis bridge (one subscriber connection, ref-counted

@@ -118,7 +118,7 @@ async fn emit(
     stream::append(conn, facts, &event, actor.into()).await
 }
 
-/// `tracking.<kind>` on the booking's stream (contract §5.5), with the owner.
+/// `tracking.<kind>` on the booking's stream (docs/API.md#events), with the owner.
 async fn emit_tracking(
     conn: &mut Conn,
     booking: &Booking,
@@ -547,7 +547,7 @@ pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Resu
     .await
 }
 
-/// Which bookings a list call shows (contract §2.4 B2).
+/// Which bookings a list call shows (docs/API.md#bookings).
 #[derive(Debug, Clone, Copy)]
 pub enum StatusFilter {
     Any,

@@ -1,4 +1,4 @@
-//! Chat per booking (contract §2.7): stored, and pushed to the other
+//! Chat per booking (docs/API.md#chat): stored, and pushed to the other
 //! participants' sockets through the outbox.
 
 use super::DbError;

@@ -42,7 +42,7 @@ fn strings(v: &[Option<String>]) -> Vec<String> {
 }
 
 impl Notification {
-    /// NotificationItem (contract §2.8, page mode).
+    /// NotificationItem (docs/API.md#notifications).
     pub fn item(&self) -> Value {
         json!({
             "id": self.id,
@@ -63,7 +63,7 @@ impl Notification {
         })
     }
 
-    /// CursorItem (contract §2.8, cursor mode): both spellings of each time.
+    /// CursorItem (docs/API.md#notifications): both spellings of each time.
     pub fn cursor_item(&self) -> Value {
         let created = time::format(&self.created_at);
         let read = self.read_at.map(|t| time::format(&t));

@@ -182,7 +182,7 @@ pub async fn readable(conn: &mut Conn, payment: &Payment, actor: Actor) -> Resul
     Err(DbError::Refused(Refusal::NotYours("not your booking")))
 }
 
-/// Payments of bookings the runner carried, newest first (contract Y4).
+/// Payments of bookings the runner carried, newest first (docs/API.md#payments).
 pub async fn list_for_runner(
     conn: &mut Conn,
     runner: Uuid,
@@ -545,7 +545,7 @@ async fn enqueue_claimed(
     .ok_or_else(|| DbError::Conflict("another operation on this payment is in progress".into()))
 }
 
-/// Admin refund (contract Y5): only a `held` payment (422 otherwise); the
+/// Admin refund (docs/API.md#payments): only a `held` payment (422 otherwise); the
 /// void step is queued claimed, for the caller to run now.
 pub async fn begin_refund(conn: &mut Conn, id: Uuid, reason: &str, lease_secs: f64) -> Result<Job, DbError> {
     conn.transaction::<_, DbError, _>(async |conn| {

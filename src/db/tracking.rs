@@ -1,5 +1,5 @@
 //! Trip tracks (one per booking, created on accept), their waypoints, and
-//! share links (contract §2.6, §4.8).
+//! share links (docs/API.md#tracking, docs/API.md#share-links).
 
 use super::DbError;
 use crate::domain::booking::TrackStatus;

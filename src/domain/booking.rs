@@ -1,4 +1,4 @@
-//! The booking state machine (contract §4.3), booking numbers (§4.2),
+//! The booking state machine (docs/API.md#booking-states), booking numbers (docs/API.md#booking-numbers),
 //! addresses, decline and cancel reasons.
 
 use rand::Rng;
@@ -191,7 +191,7 @@ pub struct Actor {
     pub role: Role,
 }
 
-/// The people a booking belongs to (contract §4.15).
+/// The people a booking belongs to (docs/API.md#parties).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parties {
     pub owner_id: Uuid,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A location on `booking:<id>` travels as this byte and then the rendered
-/// frame (contract §3.3), so the watching node forwards the text as it is:
+/// frame (docs/PROTOCOL.md), so the watching node forwards the text as it is:
 /// no JSON is parsed or rebuilt per ping on the way to the sockets.
 pub const LOCATION_TAG: char = 'L';
 

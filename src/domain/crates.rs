@@ -1,4 +1,4 @@
-//! Crates (contract §4.5): sizes, the requirement a pet sets, and the fit
+//! Crates (docs/API.md#crates-and-eligibility): sizes, the requirement a pet sets, and the fit
 //! rule ("at least" the required size).
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Runner eligibility for a booking (contract §4.5): online, a crate that
+//! Runner eligibility for a booking (docs/API.md#crates-and-eligibility): online, a crate that
 //! fits, an air-conditioned vehicle where needed, and the quality policy.
 
 use super::crates::{Crate, CrateRequirement, any_fits};
@@ -21,7 +21,7 @@ pub trait QualityPolicy: Send + Sync {
     fn check(&self, rating: f64, total_trips: i32, completion_rate: f64) -> Result<(), String>;
 }
 
-/// Nothing writes ratings in this release (contract §7 #21), so a rating
+/// Nothing writes ratings in this release (docs/API.md#crates-and-eligibility), so a rating
 /// of 0 means "not rated yet", not "rated zero": such a runner is judged
 /// like a new one. Without this, every runner would be locked out after
 /// their first completed trip.

@@ -1,4 +1,4 @@
-//! Domain events as CloudEvents (contract §5), written to the outbox in the
+//! Domain events as CloudEvents (docs/API.md#events), written to the outbox in the
 //! same transaction as the change. Every booking event carries `owner_id`
 //! and `runner_id` (null when none) besides the contract's keys.
 

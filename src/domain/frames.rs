@@ -1,4 +1,4 @@
-//! Frames pushed to sockets (contract §3.3, BRIEF §3), built from plain
+//! Frames pushed to sockets (docs/PROTOCOL.md), built from plain
 //! values so every node renders them the same way.
 
 use chrono::{DateTime, Utc};
@@ -208,7 +208,7 @@ pub fn normalise_motion(speed_kmh: Option<f64>, heading_degrees: Option<f64>) ->
     (speed, heading)
 }
 
-/// A job offer for a runner (BRIEF §3 `offer`).
+/// A job offer for a runner (docs/PROTOCOL.md, `offer`).
 pub struct OfferView<'a> {
     pub offer_id: Uuid,
     pub booking_id: Uuid,

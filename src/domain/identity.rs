@@ -1,4 +1,4 @@
-//! Identity rules (contract §2.1, §4.9): email, phone, password, role.
+//! Identity rules (docs/API.md#identity): email, phone, password, role.
 
 use std::fmt;
 
@@ -133,7 +133,7 @@ impl Role {
     }
 
     /// Roles a person may give themselves on `/auth/register`. Admins are
-    /// made only by `kilat admin create` (contract §7 #31).
+    /// made only by `kilat admin create` (docs/API.md#auth-and-roles).
     pub fn parse_self_registered(raw: &str) -> Result<Self, ValidationError> {
         match Role::parse(raw) {
             Some(Role::Admin) | None => Err(ValidationError::new("role must be one of: owner, runner, shop")),

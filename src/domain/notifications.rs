@@ -1,4 +1,4 @@
-//! Who is told what (contract §4.13): recipients and texts for each event.
+//! Who is told what (docs/API.md#who-is-told): recipients and texts for each event.
 
 use serde_json::Value;
 use uuid::Uuid;

@@ -1,4 +1,4 @@
-//! Escrow rules (contract §4.7): the payment state machine, the fee split,
+//! Escrow rules (docs/API.md#escrow): the payment state machine, the fee split,
 //! the saga's backoff and the provider idempotency keys. Money is integer
 //! sen end to end.
 
@@ -38,7 +38,7 @@ impl EscrowStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
-    /// Contract §4.7: pending → held → released | refunded; any non-terminal
+    /// (docs/API.md#escrow) pending → held → released | refunded; any non-terminal
     /// → failed. A captured payment may still be refunded.
     pub fn can_become(self, to: EscrowStatus) -> bool {
         use EscrowStatus::*;
@@ -73,7 +73,7 @@ pub fn payable(status: BookingStatus) -> bool {
     !matches!(status, BookingStatus::Completed | BookingStatus::Cancelled)
 }
 
-/// Contract §4.7: `"booking cancelled: <reason>"`.
+/// (docs/API.md#escrow) `"booking cancelled: <reason>"`.
 pub fn cancel_refund_reason(note: &str) -> String {
     let note = note.trim();
     if note.is_empty() { "booking cancelled".to_owned() } else { format!("booking cancelled: {note}") }

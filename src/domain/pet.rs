@@ -1,4 +1,4 @@
-//! Pets (contract §2.3, §4.4): the six pet types, the pet specification a
+//! Pets (docs/API.md#pets, docs/API.md#pets-and-vaccinations): the six pet types, the pet specification a
 //! booking carries, and the vaccination validity rule.
 
 use chrono::{DateTime, Months, Utc};
@@ -172,7 +172,7 @@ fn parse_vaccination(input: VaccinationInput, now: DateTime<Utc>) -> Result<Vacc
     Ok(vaccination)
 }
 
-/// §4.4: expired, or given more than one year before `now`, is refused;
+/// (docs/API.md#pets-and-vaccinations) expired, or given more than one year before `now`, is refused;
 /// so is a date given in the future.
 pub fn check_validity(v: &Vaccination, now: DateTime<Utc>) -> Result<(), ValidationError> {
     let name = &v.vaccine_name;

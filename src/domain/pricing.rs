@@ -1,4 +1,4 @@
-//! Pricing (contract §4.6) as a strategy, and the platform fee. Money is
+//! Pricing (docs/API.md#pricing) as a strategy, and the platform fee. Money is
 //! integer sen throughout.
 
 use serde::Serialize;

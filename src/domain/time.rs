@@ -1,4 +1,4 @@
-//! Timestamps on the wire: RFC 3339, UTC, whole seconds, `Z` (contract §1.5).
+//! Timestamps on the wire: RFC 3339, UTC, whole seconds, `Z` (docs/API.md#time).
 //! The iOS apps reject fractional seconds, so every emitted time goes
 //! through here.
 
@@ -34,7 +34,7 @@ pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&format(at))
 }
 
-/// Same, for optional timestamps: `null` when absent (contract §1.8).
+/// Same, for optional timestamps: `null` when absent (docs/API.md#time).
 pub fn serialize_opt<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match at {
         Some(at) => s.serialize_str(&format(at)),

@@ -1,4 +1,4 @@
-//! Admin identity routes (contract §2.10 A1–A4). Admin role only.
+//! Admin identity routes (docs/API.md#admin). Admin role only.
 
 use std::collections::BTreeMap;
 

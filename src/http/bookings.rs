@@ -1,5 +1,5 @@
-//! Bookings (contract §2.4 B1–B12), the quote, the audit trail, and the
-//! admin booking list and stats (§2.10 A5–A6).
+//! Bookings (docs/API.md#bookings), the quote, the audit trail, and the
+//! admin booking list and stats (docs/API.md#admin).
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ use crate::domain::time::{self, rfc3339_opt};
 use crate::error::AppError;
 use crate::services::bookings::{self as service, BookingInput};
 
-/// BookingDTO (contract §2.4): every key always present.
+/// BookingDTO (docs/API.md#bookings): every key always present.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BookingDto {
     pub id: Uuid,

@@ -1,4 +1,4 @@
-//! Chat per booking (contract §2.7 C1–C2): participants only.
+//! Chat per booking (docs/API.md#chat): participants only.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! The Kilat envelope (contract §1.2).
+//! The Kilat envelope (docs/API.md#envelope).
 
 use actix_web::HttpResponse;
 use serde::Serialize;

@@ -32,7 +32,7 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// Exact role match (contract §1.4): an admin is not an owner.
+    /// Exact role match (docs/API.md#auth-and-roles): an admin is not an owner.
     pub fn require(&self, role: Role) -> Result<(), AppError> {
         if self.role == role { Ok(()) } else { Err(AppError::insufficient_permissions()) }
     }
@@ -111,7 +111,7 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// `?page=&limit=` with the admin-list rule (contract §1.9): page < 1 → 1,
+/// `?page=&limit=` with the admin-list rule (docs/API.md#pagination): page < 1 → 1,
 /// limit outside 1..=100 → 20.
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {

@@ -1,4 +1,4 @@
-//! Liveness and readiness (contract §1.10), raw (no envelope).
+//! Liveness and readiness (docs/API.md#platform), raw (no envelope).
 
 use std::time::Duration;
 

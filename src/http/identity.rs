@@ -1,4 +1,4 @@
-//! Identity (contract §2.1): register, login, refresh, logout, profile,
+//! Identity (docs/API.md#identity): register, login, refresh, logout, profile,
 //! forgot and reset password.
 
 use actix_web::{HttpResponse, web};
@@ -19,7 +19,7 @@ use crate::domain::identity::{Email, NewPassword, Phone, Role, parse_full_name};
 use crate::domain::time;
 use crate::error::AppError;
 
-/// UserDTO (contract §2.1): every key always present.
+/// UserDTO (docs/API.md#identity): every key always present.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserDto {
     pub id: Uuid,

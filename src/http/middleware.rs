@@ -59,7 +59,7 @@ pub async fn request_context(
     Ok(res)
 }
 
-/// Contract §1.10 security headers.
+/// The security headers (docs/API.md#platform).
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -69,7 +69,7 @@ pub fn security_headers() -> DefaultHeaders {
         .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
 }
 
-/// The apps' local origins plus the deployment's (contract §1.10).
+/// The apps' local origins plus the deployment's (docs/API.md#platform).
 pub fn cors(settings: &Settings) -> Cors {
     let defaults = ["http://localhost:3000", "http://localhost:3001", "http://localhost:3002", "http://localhost:8080"];
     let mut cors = Cors::default()
@@ -87,7 +87,7 @@ pub fn cors(settings: &Settings) -> Cors {
 /// Which limit applies to a path, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitScope {
-    /// Identity routes: per client IP (contract §1.10).
+    /// Identity routes: per client IP (docs/API.md#platform).
     Identity,
     /// Every other API route: per user, or per IP when anonymous.
     Api,

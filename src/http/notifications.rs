@@ -1,4 +1,4 @@
-//! Notifications (contract §2.8 N1–N8): the inbox in both list shapes, mark
+//! Notifications (docs/API.md#notifications): the inbox in both list shapes, mark
 //! read by PUT and POST, preferences, FCM and device tokens.
 
 use actix_web::{HttpResponse, web};

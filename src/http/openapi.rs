@@ -8,7 +8,7 @@ use super::envelope;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Kilat Dispatch API", description = "REST contract of the Kilat apps (shared/contract/KILAT_API.md). \
+    info(title = "Kilat Dispatch API", description = "REST API of the Kilat apps (the rules behind it: docs/API.md; the /ws frames: docs/PROTOCOL.md). \
         Every JSON response is the Kilat envelope unless marked raw; timestamps are RFC 3339 UTC with whole seconds."),
     components(schemas(envelope::ErrorBody, envelope::RawError, envelope::Message, envelope::Pagination)),
     tags((name = "identity"), (name = "admin"), (name = "health"), (name = "runners"), (name = "pets",

@@ -1,5 +1,5 @@
-//! Payments (contract §2.5 Y1–Y5), the provider webhook, and the admin
-//! payment list, stats and dead letters (§2.10 A7–A8). Handlers extract and
+//! Payments (docs/API.md#payments), the provider webhook, and the admin
+//! payment list, stats and dead letters (docs/API.md#admin). Handlers extract and
 //! map; the escrow service (`payments::escrow`) does the work.
 
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ use crate::error::AppError;
 use crate::payments::escrow::InitiateRequest;
 use crate::services::payments as service;
 
-/// PaymentDTO (contract §2.5): every key always present.
+/// PaymentDTO (docs/API.md#payments): every key always present.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentDto {
     pub id: Uuid,

@@ -1,4 +1,4 @@
-//! Pet profiles (contract §2.3 P1–P5), on `/api/v1/pets` and
+//! Pet profiles (docs/API.md#pets), on `/api/v1/pets` and
 //! `/api/v1/users/me/pets` alike. Owners only, their own pets only.
 
 use actix_web::{HttpResponse, web};

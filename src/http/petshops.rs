@@ -1,4 +1,4 @@
-//! Pet shops (contract §2.9 S1–S7): anyone signed in reads, the owning shop
+//! Pet shops (docs/API.md#pet-shops): anyone signed in reads, the owning shop
 //! user writes.
 
 use actix_web::{HttpResponse, web};

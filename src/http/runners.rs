@@ -1,4 +1,4 @@
-//! Runner profiles, crates, presence and position (contract §2.2 R1–R7).
+//! Runner profiles, crates, presence and position (docs/API.md#runners).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Datelike, Utc};
@@ -47,7 +47,7 @@ impl From<&CrateRow> for CrateSpecDto {
     }
 }
 
-/// RunnerDTO (contract §2.2): `id` is the profile id, `user_id` the user's.
+/// RunnerDTO (docs/API.md#runners): `id` is the profile id, `user_id` the user's.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunnerDto {
     pub id: Uuid,

@@ -1,4 +1,4 @@
-//! Tracking (contract §2.6 T1–T5): the trip track, its route as GeoJSON,
+//! Tracking (docs/API.md#tracking): the trip track, its route as GeoJSON,
 //! share links and the public shared view, and the iOS runner's history.
 
 use actix_web::{HttpResponse, web};

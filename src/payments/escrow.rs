@@ -54,7 +54,7 @@ impl Escrow {
         self.settings.saga_lease_secs as f64
     }
 
-    /// Contract Y1. A hold that completes within the request answers
+    /// Initiate (docs/API.md#payments). A hold that completes within the request answers
     /// `held`; one the app must still confirm answers `pending` with the
     /// client secret. A decline leaves the attempt `failed` (402), an
     /// unreachable provider too (502); either may be retried.
@@ -186,7 +186,7 @@ impl Escrow {
         }
     }
 
-    /// Contract Y5: give a held payment back now. A provider failure is a
+    /// An admin refund (docs/API.md#payments): give a held payment back now. A provider failure is a
     /// 502 and the refund stays queued, retried by the saga.
     pub async fn refund_by_admin(&self, id: Uuid, reason: &str) -> Result<Payment, AppError> {
         let job = {

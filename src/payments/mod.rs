@@ -1,4 +1,4 @@
-//! Escrow payments (contract §2.5, §4.7): a `PaymentGateway` trait with an
+//! Escrow payments (docs/API.md#payments, docs/API.md#escrow): a `PaymentGateway` trait with an
 //! async-stripe adapter (manual capture) and a simulated one, the escrow
 //! service that drives them (`escrow`), the saga that finishes what a
 //! request started (`saga`), and signed provider webhooks (`webhook`).

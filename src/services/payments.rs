@@ -21,7 +21,7 @@ fn after(change: EscrowChange) -> Followup {
     }
 }
 
-/// Contract Y1: the hold for a booking. A failed attempt is recorded (and
+/// The hold for a booking (docs/API.md#payments). A failed attempt is recorded (and
 /// its event published) before the error is returned.
 pub async fn initiate(s: &Services, owner: Actor, request: InitiateRequest) -> Result<Initiated, AppError> {
     match s.escrow.initiate(owner, request).await {
@@ -46,7 +46,7 @@ pub async fn webhook(s: &Services, payload: &str, signature: &str) -> Result<Out
     Ok(outcome)
 }
 
-/// Contract Y5: an admin gives a held payment back now.
+/// An admin gives a held payment back now (docs/API.md#payments).
 pub async fn refund_by_admin(s: &Services, id: Uuid, reason: &str) -> Result<Payment, AppError> {
     let result = s.escrow.refund_by_admin(id, reason).await;
     s.live.follow(Followup::published()).await;

@@ -1,5 +1,5 @@
 //! What a socket receives, made into whole messages (RFC 6455): fragmented
-//! messages reassembled (§5.4) up to the frame limit, every data frame
+//! messages reassembled (RFC 6455 §5.4) up to the frame limit, every data frame
 //! counted against the flood limit (text, binary and fragments alike), and
 //! each protocol fault mapped to its close code: 1009 too big, 1007 text
 //! that is not UTF-8, 1002 any other protocol error, 1008 a flood.

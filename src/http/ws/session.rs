@@ -1,4 +1,4 @@
-//! `GET /ws`: the persistent app session (BRIEF §3). Runners stream
+//! `GET /ws`: the persistent app session (docs/PROTOCOL.md). Runners stream
 //! `location`; anyone subscribes to the bookings they take part in and gets
 //! `booking.status` (with per-booking `seq`) and `location_update`; a
 //! reconnect with `last_seq` replays what was missed. Every bad frame gets

@@ -1,5 +1,5 @@
-//! `GET /ws/tracking/:bookingId`: the Kilat apps' read-only feed (contract
-//! §3). One JSON object per frame, flat location frames, status frames only
+//! `GET /ws/tracking/:bookingId`: the Kilat apps' read-only feed
+//! (docs/PROTOCOL.md). One JSON object per frame, flat location frames, status frames only
 //! with `&events=status`. Inbound frames are ignored except the app-level
 //! ping; a frame over 512 bytes closes the socket.
 
@@ -17,12 +17,12 @@ use crate::http::ws::SocketSlot;
 use crate::http::ws::inbound::{Assembler, Inbound};
 use crate::http::ws::standing::{self, Heard, Standing};
 
-/// Contract §3.2: server ping every 54 s, read deadline 60 s.
+/// (docs/PROTOCOL.md) server ping every 54 s, read deadline 60 s.
 pub const PING_EVERY: Duration = Duration::from_secs(54);
 pub const READ_DEADLINE: Duration = Duration::from_secs(60);
 pub const MAX_FRAME: usize = 512;
 /// Frames a socket may have queued before its booking actor holds back
-/// (coalescing locations) — the per-socket bound of contract §3.2.
+/// (coalescing locations) — the per-socket bound of docs/PROTOCOL.md.
 pub const MAILBOX: usize = 64;
 
 pub struct TrackingSession {
