@@ -9,7 +9,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{Error, HttpMessage, ResponseError, web};
-use tracing::Instrument;
 use uuid::Uuid;
 
 use super::AppState;
@@ -27,33 +26,55 @@ fn acceptable_request_id(raw: &str) -> bool {
     !raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Echoes `X-Request-ID` (or makes one), runs the request inside a span
-/// carrying it, and logs one line per request.
-pub async fn request_context(
+/// The request's root span for `tracing_actix_web::TracingLogger`: it
+/// carries the request id (the caller's `X-Request-ID` when acceptable,
+/// else a new UUID, kept in the request's extensions for the echo), and the
+/// request ends with one log line: status and latency.
+pub struct RequestSpan;
+
+/// When the request started (for the latency in the access log line).
+#[derive(Debug, Clone, Copy)]
+struct Started(Instant);
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(req: &ServiceRequest) -> tracing::Span {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| acceptable_request_id(v))
+            .map(str::to_owned)
+            .unwrap_or_else(|| Uuid::new_v4().to_string());
+        let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+        req.extensions_mut().insert(RequestId(id));
+        req.extensions_mut().insert(Started(Instant::now()));
+        span
+    }
+
+    fn on_request_end<B: MessageBody>(span: tracing::Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let (status, started) = match outcome {
+            Ok(res) => (res.status().as_u16(), res.request().extensions().get::<Started>().copied()),
+            Err(err) => (err.as_response_error().status_code().as_u16(), None),
+        };
+        let latency_ms = started.map(|s| s.0.elapsed().as_secs_f64() * 1000.0).unwrap_or_default();
+        span.in_scope(|| {
+            if status >= 500 {
+                tracing::error!(status, latency_ms, "request finished");
+            } else {
+                tracing::info!(status, latency_ms, "request finished");
+            }
+        });
+    }
+}
+
+/// Echoes the request id (set by [`RequestSpan`]) on the response.
+pub async fn echo_request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable_request_id(v))
-        .map(str::to_owned)
-        .unwrap_or_else(|| Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let started = Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
-    let status = res.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if status >= 500 {
-            tracing::error!(status, latency_ms, "request finished");
-        } else {
-            tracing::info!(status, latency_ms, "request finished");
-        }
-    });
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(res)
