@@ -8,6 +8,7 @@ pub mod bookings;
 pub mod chat;
 pub mod identity;
 pub mod payments;
+pub mod realtime;
 
 use std::sync::Arc;
 

@@ -23,7 +23,6 @@ use crate::actors::messages::{
 };
 use crate::actors::registry::Registry;
 use crate::db::redis::RedisHandle;
-use crate::db::{PgPool, bookings, outbox};
 use crate::domain::booking::Actor as BookingActorId;
 use crate::domain::bus::BusPayload;
 use crate::domain::bus::dispatch_channel;
@@ -38,6 +37,7 @@ use crate::http::ws::inbound::{Assembler, Inbound};
 use crate::http::ws::standing::{self, Heard, Standing};
 use crate::services::Services;
 use crate::services::bookings::OfferRef;
+use crate::services::realtime;
 
 /// Events a reconnecting client may catch up on in one go; further back it
 /// reloads over REST (`recovered: false`).
@@ -53,7 +53,6 @@ pub struct SessionLimits {
 
 /// What a session is built with.
 pub struct SessionDeps {
-    pub pool: PgPool,
     pub registry: Addr<Registry>,
     pub limits: SessionLimits,
     pub presence: Option<Presence>,
@@ -98,7 +97,6 @@ pub struct AppSession {
     pub id: u64,
     pub user_id: Uuid,
     pub role: Role,
-    pub pool: PgPool,
     pub registry: Addr<Registry>,
     pub limits: SessionLimits,
     /// This runner's actor: pings go to it directly once it is known.
@@ -137,7 +135,6 @@ impl AppSession {
             id,
             user_id,
             role,
-            pool: deps.pool,
             registry: deps.registry,
             limits: deps.limits,
             runner: RunnerLink::Unknown,
@@ -284,28 +281,19 @@ impl AppSession {
             return Self::error(ctx, "already_subscribed", "already subscribed to this booking");
         }
         let last_seq = last_seq.filter(|s| *s >= 0);
-        let (pool, registry) = (self.pool.clone(), self.registry.clone());
+        let (services, registry) = (self.services.clone(), self.registry.clone());
         let actor = BookingActorId { id: self.user_id, role: self.role };
         let watch = Watch { booking_id, session_id: self.id, recipient: ctx.address().recipient() };
         self.replaying.insert(booking_id, Vec::new());
         let work = async move {
             // No pooled connection is held while the booking's actor starts
             // (it needs one): a reconnect storm must not starve the pool.
-            {
-                let mut conn = pool.get().await?;
-                bookings::participating(&mut conn, booking_id, actor).await?;
-            }
+            realtime::may_watch(&services, actor, booking_id).await?;
             // Watch first, then read: an event committed after the read
             // (seq above `current`) reaches the socket live; one at or below
             // it comes from the replay (and its live copy is skipped by seq).
             registry.send(watch).await.map_err(|_| AppError::Unavailable("registry unavailable".into()))?;
-            let mut conn = pool.get().await?;
-            let current = outbox::last_seq(&mut conn, booking_id).await?;
-            let missed = match last_seq {
-                Some(seen) if seen < current => outbox::between(&mut conn, booking_id, seen, current).await?,
-                _ => Vec::new(),
-            };
-            Ok::<_, AppError>((current, missed))
+            realtime::since(&services, booking_id, last_seq).await
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
             let mut buffered = act.replaying.remove(&booking_id).unwrap_or_default();

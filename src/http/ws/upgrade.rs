@@ -134,7 +134,6 @@ pub async fn app_socket(
         hold: Duration::from_secs(rt.ws_heartbeat_secs + rt.ws_client_timeout_secs),
     });
     let deps = SessionDeps {
-        pool: state.pool.clone(),
         registry: state.services.live.registry.clone(),
         limits,
         presence,
