@@ -34,7 +34,7 @@ use crate::mailer::{LogMailer, Mailer};
 use crate::payments::escrow::Escrow;
 use crate::payments::saga::PaymentSaga;
 use crate::push::{LogPushSender, PushSender};
-use crate::services::{Live, Services};
+use crate::services::{Credentials, Live, Services};
 
 /// What the application is built from besides settings; tests swap these.
 pub struct Dependencies {
@@ -246,7 +246,17 @@ fn build_state(
     });
     let settings = Arc::new(settings);
     let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone(), escrow.clone())?;
+    let keys = TokenKeys::new(&settings.auth);
+    let passwords = Passwords::new(&settings.auth)?;
+    let hash_threads = match settings.auth.password_hash_concurrency {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let hashing = HashPool::new(hash_threads, settings.auth.password_hash_queue)?;
+    let credentials =
+        Credentials { keys: keys.clone(), passwords: passwords.clone(), hashing: hashing.clone(), mailer: deps.mailer };
     let services = Arc::new(Services {
+        credentials,
         pool: pool.clone(),
         settings: settings.clone(),
         quality,
@@ -255,26 +265,7 @@ fn build_state(
         live,
     });
     start_auto_confirm(services.clone());
-    let keys = TokenKeys::new(&settings.auth);
-    let passwords = Passwords::new(&settings.auth)?;
-    let hash_threads = match settings.auth.password_hash_concurrency {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        n => n,
-    };
-    let hashing = HashPool::new(hash_threads, settings.auth.password_hash_queue)?;
-    Ok(AppState {
-        settings,
-        pool,
-        redis,
-        keys,
-        passwords,
-        hashing,
-        draining,
-        sockets: Default::default(),
-        mailer: deps.mailer,
-        clock: deps.clock,
-        services,
-    })
+    Ok(AppState { settings, pool, redis, keys, draining, sockets: Default::default(), clock: deps.clock, services })
 }
 
 /// Confirms, every ten saga intervals, the deliveries their owners never

@@ -2,7 +2,7 @@
 //! forgot and reset password.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,14 +10,11 @@ use uuid::Uuid;
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
 use super::extract::AuthUser;
-use crate::auth::{self, REFRESH};
-use crate::db::Conn;
-use crate::db::tokens::{self, Reset, Rotation};
-use crate::db::users::{self, NewUser, ProfileChanges, User};
-use crate::domain::ValidationError;
-use crate::domain::identity::{Email, NewPassword, Phone, Role, parse_full_name};
+use crate::db::users::{self, ProfileChanges, User};
+use crate::domain::identity::{Phone, parse_full_name};
 use crate::domain::time;
 use crate::error::AppError;
+use crate::services::identity::{self as service, SignUp, Signed};
 
 /// UserDTO (docs/API.md#identity): every key always present.
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,41 +98,10 @@ pub struct ResetPasswordRequest {
     pub new_password: Option<String>,
 }
 
-fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ValidationError> {
-    match value.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(ValidationError::new(format!("{field} is required"))),
+impl From<Signed> for AuthResponse {
+    fn from(s: Signed) -> Self {
+        Self { access_token: s.access_token, refresh_token: s.refresh_token, user: s.user.into() }
     }
-}
-
-/// Every hashing thread busy and the queue full: come back in a second.
-fn hashing_busy() -> AppError {
-    AppError::Busy { error: "server is busy; try again shortly".into(), retry_after_secs: 1 }
-}
-
-/// Hashes on the bounded hashing pool: argon2 must not stall the event
-/// loop, nor hold its memory once per concurrent request.
-async fn hash_password(state: &AppState, password: NewPassword) -> Result<String, AppError> {
-    let passwords = state.passwords.clone();
-    state
-        .hashing
-        .run(move || passwords.hash(password.expose()))
-        .await
-        .ok_or_else(hashing_busy)?
-        .map_err(AppError::Internal)
-}
-
-async fn verify_password(state: &AppState, password: String, stored: Option<String>) -> Result<bool, AppError> {
-    let passwords = state.passwords.clone();
-    state.hashing.run(move || passwords.verify(&password, stored.as_deref())).await.ok_or_else(hashing_busy)
-}
-
-/// A new session: access token plus a refresh token starting a new family.
-async fn open_session(state: &AppState, conn: &mut Conn, user: User) -> Result<AuthResponse, AppError> {
-    let refresh = state.keys.issue_refresh(user.id)?;
-    let session_id = tokens::start_session(conn, user.id, &refresh).await?;
-    let access = state.keys.issue_access(user.id, &user.email, user.role(), user.token_version, session_id)?;
-    Ok(AuthResponse { access_token: access, refresh_token: refresh.token, user: user.into() })
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity", request_body = RegisterRequest,
@@ -147,25 +113,9 @@ async fn open_session(state: &AppState, conn: &mut Conn, user: User) -> Result<A
         (status = 429, body = RawError),
     ))]
 pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
-    let email = Email::parse(required(&body.email, "email")?)?;
-    let full_name = parse_full_name(required(&body.full_name, "full_name")?)?;
-    let password =
-        NewPassword::parse(body.password.as_deref().ok_or_else(|| ValidationError::new("password is required"))?)?;
-    let role = Role::parse_self_registered(required(&body.role, "role")?)?;
-    let phone = match body.phone.as_deref().map(str::trim) {
-        Some(p) if !p.is_empty() => Phone::parse(p)?.as_str().to_owned(),
-        _ => String::new(),
-    };
-    let password_hash = hash_password(&state, password).await?;
-    let mut conn = state.pool.get().await?;
-    let user = users::insert(
-        &mut conn,
-        NewUser { email: &email, phone: &phone, password_hash: &password_hash, full_name: &full_name, role },
-    )
-    .await?;
-    tracing::info!(user_id = %user.id, role = %role, "user registered");
-    Ok(envelope::created(open_session(&state, &mut conn, user).await?))
+    let b = body.into_inner();
+    let input = SignUp { email: b.email, phone: b.phone, full_name: b.full_name, password: b.password, role: b.role };
+    Ok(envelope::created(AuthResponse::from(service::register(&state.services, input).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "identity", request_body = LoginRequest,
@@ -177,25 +127,8 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
         (status = 503, description = "every password-hashing slot busy and the queue full; `Retry-After` says when to retry", body = ErrorBody),
     ))]
 pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
-    let email = Email::parse(required(&body.email, "email")?)?;
-    let password =
-        body.password.filter(|p| !p.is_empty()).ok_or_else(|| ValidationError::new("password is required"))?;
-    let mut conn = state.pool.get().await?;
-    let user = users::find_by_email(&mut conn, &email).await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    // The connection goes back to the pool while the hash is checked.
-    drop(conn);
-    let valid = verify_password(&state, password, stored).await?;
-    let user = match user {
-        Some(user) if valid => user,
-        _ => return Err(AppError::Unauthorized("invalid email or password".into())),
-    };
-    if user.is_banned {
-        return Err(AppError::Forbidden("account is banned".into()));
-    }
-    let mut conn = state.pool.get().await?;
-    Ok(envelope::ok(open_session(&state, &mut conn, user).await?))
+    let b = body.into_inner();
+    Ok(envelope::ok(AuthResponse::from(service::login(&state.services, b.email, b.password).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest,
@@ -205,38 +138,15 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
         (status = 404, description = "User not found", body = ErrorBody),
     ))]
 pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, AppError> {
-    let presented = required(&body.refresh_token, "refresh_token")?.trim().to_owned();
-    let invalid = || AppError::Unauthorized("invalid refresh token".into());
-    let claims = state.keys.decode(&presented).ok_or_else(invalid)?;
-    if claims.token_type != REFRESH {
-        return Err(invalid());
-    }
-    let user_id = Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
-    let next = state.keys.issue_refresh(user_id)?;
-    let grace = Duration::seconds(state.settings.auth.refresh_reuse_grace_secs.max(0));
-    let mut conn = state.pool.get().await?;
-    match tokens::rotate(&mut conn, &auth::sha256_hex(&presented), &next, grace).await? {
-        Rotation::Rotated { user, session_id } => {
-            let access = state.keys.issue_access(user.id, &user.email, user.role(), user.token_version, session_id)?;
-            Ok(envelope::ok(AuthResponse { access_token: access, refresh_token: next.token, user: (*user).into() }))
-        }
-        Rotation::NotFound => Err(AppError::Unauthorized("refresh token not found".into())),
-        Rotation::Reused { user_id, session_id } => {
-            crate::services::identity::sessions_ended(&state.services, user_id, Some(session_id)).await;
-            Err(AppError::Unauthorized("refresh token is expired or revoked".into()))
-        }
-        Rotation::Ended | Rotation::Expired | Rotation::Banned => {
-            Err(AppError::Unauthorized("refresh token is expired or revoked".into()))
-        }
-        Rotation::UserGone => Err(AppError::not_found("user", user_id)),
-    }
+    let signed = service::refresh(&state.services, body.into_inner().refresh_token).await?;
+    Ok(envelope::ok(AuthResponse::from(signed)))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", security(("bearer" = [])),
     responses((status = 200, description = "this session ended: its refresh tokens revoked, its access tokens and sockets dead; the user's other devices stay signed in", body = Envelope<Message>),
               (status = 401, body = RawError)))]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    crate::services::identity::logout(&state.services, user.id, user.session_id).await?;
+    service::logout(&state.services, user.id, user.session_id).await?;
     Ok(envelope::message("logged out successfully"))
 }
 
@@ -244,7 +154,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
     responses((status = 200, description = "every session of the user ended, on every device; open sockets closed", body = Envelope<Message>),
               (status = 401, body = RawError)))]
 pub async fn logout_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    crate::services::identity::logout_all(&state.services, user.id).await?;
+    service::logout_all(&state.services, user.id).await?;
     Ok(envelope::message("logged out everywhere"))
 }
 
@@ -286,16 +196,7 @@ pub async fn forgot_password(
     state: web::Data<AppState>,
     body: web::Json<ForgotPasswordRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(email) = body.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
-        return Ok(HttpResponse::Accepted().finish());
-    };
-    let mut conn = state.pool.get().await?;
-    if let Some(user) = users::find_by_email(&mut conn, &email).await?.filter(|u| !u.is_banned) {
-        let token = auth::random_hex(32);
-        let expires_at = Utc::now() + Duration::seconds(state.settings.auth.reset_ttl_secs);
-        tokens::store_reset_token(&mut conn, user.id, &auth::sha256_hex(&token), expires_at).await?;
-        state.mailer.send_password_reset(&user.email, &token);
-    }
+    service::forgot_password(&state.services, body.into_inner().email).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -306,22 +207,7 @@ pub async fn reset_password(
     state: web::Data<AppState>,
     body: web::Json<ResetPasswordRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
-    let password = NewPassword::parse(body.new_password.as_deref().unwrap_or(""))?;
-    let token = body.token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Err(AppError::BadRequest("invalid token".into()));
-    };
-    let password_hash = hash_password(&state, password).await?;
-    let mut conn = state.pool.get().await?;
-    match tokens::reset_password(&mut conn, &auth::sha256_hex(&token), &password_hash).await? {
-        Reset::Done(user_id) => {
-            drop(conn);
-            crate::services::identity::sessions_ended(&state.services, user_id, None).await;
-            Ok(envelope::message("password reset successful"))
-        }
-        Reset::Invalid => Err(AppError::BadRequest("invalid token".into())),
-        Reset::AlreadyUsed => Err(AppError::BadRequest("token already used".into())),
-        Reset::Expired => Err(AppError::BadRequest("token expired".into())),
-    }
+    let b = body.into_inner();
+    service::reset_password(&state.services, b.token, b.new_password).await?;
+    Ok(envelope::message("password reset successful"))
 }

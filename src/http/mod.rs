@@ -24,12 +24,11 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::auth::{HashPool, Passwords, TokenKeys};
+use crate::auth::TokenKeys;
 use crate::config::Settings;
 use crate::db::PgPool;
 use crate::db::redis::RedisHandle;
 use crate::error::envelope_error;
-use crate::mailer::Mailer;
 use crate::services::Services;
 
 /// Shared by every worker of a node.
@@ -37,16 +36,13 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub pool: PgPool,
     pub redis: RedisHandle,
+    /// Verifies the bearer tokens of every request.
     pub keys: TokenKeys,
-    pub passwords: Passwords,
-    /// The bounded password-hashing threads (argon2 memory stays flat).
-    pub hashing: HashPool,
     /// Where the node is in its life: draining → readiness 503; sockets
     /// leave when it reaches `SocketsLeave`.
     pub draining: tokio::sync::watch::Receiver<NodePhase>,
     /// Open sockets per user on this node (the per-user cap).
     pub sockets: crate::http::ws::SocketCounts,
-    pub mailer: Arc<dyn Mailer>,
     /// "Now" for the rate limiter's windows.
     pub clock: Arc<dyn crate::domain::time::Clock>,
     /// The use cases (and through them the node's actors).

@@ -212,7 +212,7 @@ pub async fn online(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let at = Coordinates::parse(body.latitude, body.longitude)?;
-    crate::services::identity::go_online(&state.services, user.id, at).await?;
+    crate::services::runners::go_online(&state.services, user.id, at).await?;
     Ok(envelope::message("runner is now online"))
 }
 
@@ -220,7 +220,7 @@ pub async fn online(
     responses((status = 200, body = Envelope<Message>), (status = 404, body = ErrorBody)))]
 pub async fn offline(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
-    crate::services::identity::go_offline(&state.services, user.id).await?;
+    crate::services::runners::go_offline(&state.services, user.id).await?;
     Ok(envelope::message("runner is now offline"))
 }
 

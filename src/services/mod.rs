@@ -9,6 +9,7 @@ pub mod chat;
 pub mod identity;
 pub mod payments;
 pub mod realtime;
+pub mod runners;
 
 use std::sync::Arc;
 
@@ -34,11 +35,21 @@ use crate::payments::saga::PaymentSaga;
 /// What the use cases run on: storage, policies, and the node's actors.
 pub struct Services {
     pub pool: PgPool,
+    /// Tokens, password hashing (on its bounded pool) and the reset mailer.
+    pub credentials: Credentials,
     pub settings: Arc<Settings>,
     pub quality: Arc<dyn QualityPolicy>,
     pub pricing: Arc<dyn PricingStrategy>,
     pub escrow: Arc<Escrow>,
     pub live: Live,
+}
+
+/// What identity use cases sign and hash with.
+pub struct Credentials {
+    pub keys: crate::auth::TokenKeys,
+    pub passwords: crate::auth::Passwords,
+    pub hashing: crate::auth::HashPool,
+    pub mailer: Arc<dyn crate::mailer::Mailer>,
 }
 
 /// The node's actors, started once in `Application::build`, and the one
