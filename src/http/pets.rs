@@ -10,12 +10,13 @@ use uuid::Uuid;
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
 use super::extract::{AuthUser, optional_text, parse_id};
-use crate::db::pets::{self, Pet, PetFields};
+use crate::db::pets::{Pet, PetFields};
 use crate::domain::ValidationError;
 use crate::domain::identity::Role;
 use crate::domain::pet::{MAX_PET_WEIGHT_KG, PetType};
 use crate::domain::time;
 use crate::error::AppError;
+use crate::services::pets as service;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PetDto {
@@ -107,15 +108,6 @@ fn fields(body: PetRequest) -> Result<PetFields, ValidationError> {
     })
 }
 
-/// The pet, if the caller owns it: 404 `Pet not found`, then 403.
-async fn owned(conn: &mut crate::db::Conn, id: Uuid, user: &AuthUser) -> Result<Pet, AppError> {
-    let pet = pets::find(conn, id).await?.ok_or_else(|| AppError::not_found("pet", id))?;
-    if pet.owner_id != user.id {
-        return Err(AppError::Forbidden("you do not own this pet profile".into()));
-    }
-    Ok(pet)
-}
-
 #[utoipa::path(post, path = "/api/v1/pets", tag = "pets", security(("bearer" = [])), request_body = PetRequest,
     responses((status = 201, body = Envelope<PetDto>), (status = 400, body = ErrorBody), (status = 403, body = RawError)))]
 pub async fn create(
@@ -124,15 +116,7 @@ pub async fn create(
     body: web::Json<PetRequest>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
-    let fields = fields(body.into_inner())?;
-    if fields.name.is_none() {
-        return Err(AppError::BadRequest("name is required".into()));
-    }
-    if fields.pet_type.is_none() {
-        return Err(AppError::BadRequest("pet_type is required".into()));
-    }
-    let mut conn = state.pool.get().await?;
-    let pet = pets::create(&mut conn, user.id, fields).await?;
+    let pet = service::create(&state.services, user.id, fields(body.into_inner())?).await?;
     Ok(envelope::created(PetDto::from(pet)))
 }
 
@@ -140,8 +124,7 @@ pub async fn create(
     responses((status = 200, description = "active pets, newest first", body = Envelope<Vec<PetDto>>), (status = 403, body = RawError)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
-    let mut conn = state.pool.get().await?;
-    let data: Vec<PetDto> = pets::list_active(&mut conn, user.id).await?.into_iter().map(PetDto::from).collect();
+    let data: Vec<PetDto> = service::list(&state.services, user.id).await?.into_iter().map(PetDto::from).collect();
     Ok(envelope::ok(data))
 }
 
@@ -150,8 +133,7 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
 pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<String>) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
     let id = parse_id(&id, "pet")?;
-    let mut conn = state.pool.get().await?;
-    Ok(envelope::ok(PetDto::from(owned(&mut conn, id, &user).await?)))
+    Ok(envelope::ok(PetDto::from(service::get(&state.services, user.id, id).await?)))
 }
 
 #[utoipa::path(put, path = "/api/v1/pets/{id}", tag = "pets", security(("bearer" = [])), params(("id" = String, Path)),
@@ -167,9 +149,7 @@ pub async fn update(
     user.require(Role::Owner)?;
     let id = parse_id(&id, "pet")?;
     let fields = fields(body.into_inner())?;
-    let mut conn = state.pool.get().await?;
-    owned(&mut conn, id, &user).await?;
-    Ok(envelope::ok(PetDto::from(pets::update(&mut conn, id, fields).await?)))
+    Ok(envelope::ok(PetDto::from(service::update(&state.services, user.id, id, fields).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/pets/{id}", tag = "pets", security(("bearer" = [])), params(("id" = String, Path)),
@@ -182,8 +162,6 @@ pub async fn archive(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
     let id = parse_id(&id, "pet")?;
-    let mut conn = state.pool.get().await?;
-    owned(&mut conn, id, &user).await?;
-    pets::archive(&mut conn, id).await?;
+    service::archive(&state.services, user.id, id).await?;
     Ok(envelope::message("pet profile archived"))
 }

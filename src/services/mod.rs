@@ -8,6 +8,7 @@ pub mod bookings;
 pub mod chat;
 pub mod identity;
 pub mod payments;
+pub mod pets;
 pub mod realtime;
 pub mod runners;
 
