@@ -17,6 +17,7 @@ use crate::domain::geo::Coordinates;
 use crate::domain::identity::{Email, Phone, Role};
 use crate::domain::time;
 use crate::error::AppError;
+use crate::services::shops as service;
 
 pub const CATEGORIES: [&str; 4] = ["grooming", "vet", "boarding", "pet_store"];
 
@@ -192,22 +193,8 @@ pub async fn create(
     if body.longitude.is_none_or(|v| v == 0.0) {
         return Err(AppError::BadRequest("invalid longitude".into()));
     }
-    let fields = fields(body)?;
-    for (value, name) in [(&fields.name, "name"), (&fields.address, "address"), (&fields.category, "category")] {
-        if value.is_none() {
-            return Err(AppError::BadRequest(format!("{name} is required")));
-        }
-    }
-    let mut conn = state.pool.get().await?;
-    Ok(envelope::created(PetShopDto::from(shops::create(&mut conn, user.id, fields).await?)))
-}
-
-async fn owned(conn: &mut crate::db::Conn, id: Uuid, user: &AuthUser) -> Result<PetShop, AppError> {
-    let shop = shops::find(conn, id).await?.ok_or_else(|| AppError::not_found("petShop", id))?;
-    if shop.owner_id != Some(user.id) {
-        return Err(AppError::Forbidden("you do not own this pet shop".into()));
-    }
-    Ok(shop)
+    let shop = service::create(&state.services, user.id, fields(body)?).await?;
+    Ok(envelope::created(PetShopDto::from(shop)))
 }
 
 #[utoipa::path(put, path = "/api/v1/petshops/{id}", tag = "petshops", security(("bearer" = [])), params(("id" = String, Path)),
@@ -223,9 +210,7 @@ pub async fn update(
     user.require(Role::Shop)?;
     let id = parse_id(&id, "pet shop")?;
     let fields = fields(body.into_inner())?;
-    let mut conn = state.pool.get().await?;
-    owned(&mut conn, id, &user).await?;
-    Ok(envelope::ok(PetShopDto::from(shops::update(&mut conn, id, fields).await?)))
+    Ok(envelope::ok(PetShopDto::from(service::update(&state.services, user.id, id, fields).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/petshops/{id}", tag = "petshops", security(("bearer" = [])), params(("id" = String, Path)),
@@ -237,8 +222,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Shop)?;
     let id = parse_id(&id, "pet shop")?;
-    let mut conn = state.pool.get().await?;
-    owned(&mut conn, id, &user).await?;
-    shops::delete(&mut conn, id).await?;
+    service::delete(&state.services, user.id, id).await?;
     Ok(envelope::message("pet shop deleted"))
 }

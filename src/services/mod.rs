@@ -11,6 +11,7 @@ pub mod payments;
 pub mod pets;
 pub mod realtime;
 pub mod runners;
+pub mod shops;
 
 use std::sync::Arc;
 
