@@ -9,14 +9,14 @@ use uuid::Uuid;
 use super::AppState;
 use super::envelope::{self, Envelope, ErrorBody, Message, RawError};
 use super::extract::{AuthUser, optional_text, required_text};
-use crate::actors::messages::{Ping, PingRejected, RunnerPing};
+use crate::actors::messages::{Ping, PingRejected};
 use crate::db::runners::{self, CrateRow, NewCrate, NewRunner, Runner, RunnerChanges};
-use crate::db::users;
 use crate::domain::ValidationError;
 use crate::domain::geo::{Coordinates, parse_radius_km};
 use crate::domain::identity::{Phone, Role, parse_full_name};
 use crate::domain::{frames, time};
 use crate::error::AppError;
+use crate::services::runners as service;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CrateSpecDto {
@@ -134,28 +134,17 @@ pub async fn create(
     let vehicle_year = vehicle_year(body.vehicle_year)?;
     let full_name = present(body.full_name).map(|n| parse_full_name(&n)).transpose()?;
     let phone = present(body.phone).map(|p| Phone::parse(&p).map(|p| p.as_str().to_owned())).transpose()?;
-    let mut conn = state.pool.get().await?;
-    let (full_name, phone) = match (full_name, phone) {
-        (Some(n), Some(p)) => (n, p),
-        (n, p) => {
-            let me = users::find(&mut conn, user.id).await?.ok_or_else(|| AppError::not_found("user", user.id))?;
-            (n.unwrap_or(me.full_name), p.unwrap_or(me.phone))
-        }
+    let new = NewRunner {
+        user_id: user.id,
+        full_name: full_name.unwrap_or_default(),
+        phone: phone.unwrap_or_default(),
+        vehicle_type,
+        vehicle_plate,
+        vehicle_model,
+        vehicle_year,
+        air_conditioned: body.air_conditioned.unwrap_or(false),
     };
-    let runner = runners::create(
-        &mut conn,
-        NewRunner {
-            user_id: user.id,
-            full_name,
-            phone,
-            vehicle_type,
-            vehicle_plate,
-            vehicle_model,
-            vehicle_year,
-            air_conditioned: body.air_conditioned.unwrap_or(false),
-        },
-    )
-    .await?;
+    let runner = service::create_profile(&state.services, new).await?;
     Ok(envelope::created(RunnerDto::new(runner, &[], None)))
 }
 
@@ -212,7 +201,7 @@ pub async fn online(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
     let at = Coordinates::parse(body.latitude, body.longitude)?;
-    crate::services::runners::go_online(&state.services, user.id, at).await?;
+    service::go_online(&state.services, user.id, at).await?;
     Ok(envelope::message("runner is now online"))
 }
 
@@ -220,7 +209,7 @@ pub async fn online(
     responses((status = 200, body = Envelope<Message>), (status = 404, body = ErrorBody)))]
 pub async fn offline(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Role::Runner)?;
-    crate::services::runners::go_offline(&state.services, user.id).await?;
+    service::go_offline(&state.services, user.id).await?;
     Ok(envelope::message("runner is now offline"))
 }
 
@@ -237,13 +226,7 @@ pub async fn location(
     let at = Coordinates::parse(body.latitude, body.longitude)?;
     let (speed_kmh, heading_degrees) = frames::normalise_motion(body.speed_kmh, body.heading_degrees);
     let ping = Ping { at, speed_kmh, heading_degrees, recorded_at: Utc::now() };
-    let result = state
-        .services
-        .live
-        .registry
-        .send(RunnerPing { runner_id: user.id, ping })
-        .await
-        .unwrap_or(Err(PingRejected::Unavailable));
+    let result = service::ping(&state.services, user.id, ping).await;
     match result {
         Ok(()) => Ok(envelope::message("location updated")),
         Err(PingRejected::NotOnline) => Err(AppError::BadRequest("runner must be online to update location".into())),
@@ -312,9 +295,7 @@ pub async fn add_crate(
         ventilated: body.ventilated.unwrap_or(false),
         temperature_controlled: body.temperature_controlled.unwrap_or(false),
     };
-    let mut conn = state.pool.get().await?;
-    let runner = runners::require_by_user(&mut conn, user.id).await?;
-    let row = runners::add_crate(&mut conn, runner.id, new).await?;
+    let row = service::add_crate(&state.services, user.id, new).await?;
     Ok(envelope::created(CrateSpecDto::from(&row)))
 }
 
