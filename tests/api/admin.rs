@@ -28,7 +28,7 @@ async fn only_admins_reach_admin_routes() {
 async fn admin_create_makes_an_admin_and_refuses_duplicates() {
     let app = spawn_app().await;
     let admin = app.admin("boss@example.my").await;
-    let profile = app.get("/api/v1/auth/profile", Some(&admin.access)).await;
+    let profile = app.profile(&admin).await;
     assert_eq!(profile.body["data"]["role"], "admin");
     let again = kilat::app::create_admin(&app.settings, "BOSS@example.my", "another-password", "X").await;
     assert!(again.unwrap_err().to_string().contains("already exists"));
@@ -80,19 +80,19 @@ async fn a_ban_blocks_login_refresh_and_live_tokens() {
     let app = spawn_app().await;
     let admin = app.admin("judge@example.my").await;
     let runner = app.register("banned@example.my", "runner").await;
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&runner.access)).await.status, 200);
+    assert_eq!(app.profile(&runner).await.status, 200);
 
-    let resp = app.post(&format!("/api/v1/admin/users/{}/ban", runner.user_id), Some(&admin.access), &json!({})).await;
+    let resp = app.ban(&admin, &runner.user_id).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert_eq!(resp.body["data"]["message"], "user banned successfully");
 
-    let live = app.get("/api/v1/auth/profile", Some(&runner.access)).await;
+    let live = app.profile(&runner).await;
     assert_eq!((live.status, live.body.clone()), (401, json!({"error": "invalid or expired token"})));
     let login = app.login("banned@example.my", "correct-horse").await;
     assert_eq!((login.status, login.body["error"].as_str()), (403, Some("account is banned")));
     // A wrong password does not reveal the ban.
     assert_eq!(app.login("banned@example.my", "wrong-horse").await.status, 401);
-    let refresh = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": runner.refresh})).await;
+    let refresh = app.refresh(&runner.refresh).await;
     assert_eq!(refresh.status, 401);
     let user = app.get(&format!("/api/v1/admin/users/{}", runner.user_id), Some(&admin.access)).await;
     assert_eq!(user.body["data"]["is_verified"], false);
@@ -108,7 +108,7 @@ async fn ban_errors() {
     let resp =
         app.post(&format!("/api/v1/admin/users/{}/ban", uuid::Uuid::new_v4()), Some(&admin.access), &json!({})).await;
     assert_eq!(resp.status, 404);
-    let resp = app.post(&format!("/api/v1/admin/users/{}/ban", admin.user_id), Some(&admin.access), &json!({})).await;
+    let resp = app.ban(&admin, &admin.user_id).await;
     assert_eq!((resp.status, resp.body["error"].as_str()), (400, Some("you cannot ban yourself")));
     let resp = app.post("/api/v1/admin/users/xyz/ban", Some(&admin.access), &json!({})).await;
     assert_eq!((resp.status, resp.body["error"].as_str()), (400, Some("invalid user ID")));

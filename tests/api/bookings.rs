@@ -273,7 +273,7 @@ async fn accept_rules_offline_low_rating_and_no_profile() {
     let accept = format!("/api/v1/bookings/{}/accept", id(&booking));
 
     let offline = ready_runner(&app, "offline@example.my", dog_crate(), PICKUP).await;
-    app.post("/api/v1/runners/me/offline", Some(&offline.access), &json!({})).await;
+    app.go_offline(&offline).await;
     let resp = app.post(&accept, Some(&offline.access), &json!({})).await;
     assert_eq!((resp.status, resp.body["detail"].as_str()), (422, Some("runner is not online")));
 

@@ -49,3 +49,26 @@ impl TestApp {
         self.step(who, id, "cancel", &json!({})).await
     }
 }
+
+/// Typed requests for identity, runners and admin.
+impl TestApp {
+    /// `GET /auth/profile` as `who`.
+    pub async fn profile(&self, who: &Session) -> TestResponse {
+        self.get("/api/v1/auth/profile", Some(&who.access)).await
+    }
+
+    /// `POST /auth/refresh` with `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
+        self.post("/api/v1/auth/refresh", None, &json!({"refresh_token": refresh_token})).await
+    }
+
+    /// `POST /runners/me/offline` as `runner`.
+    pub async fn go_offline(&self, runner: &Session) -> TestResponse {
+        self.post("/api/v1/runners/me/offline", Some(&runner.access), &json!({})).await
+    }
+
+    /// `POST /admin/users/{id}/ban` as `admin`.
+    pub async fn ban(&self, admin: &Session, user_id: &str) -> TestResponse {
+        self.post(&format!("/api/v1/admin/users/{user_id}/ban"), Some(&admin.access), &json!({})).await
+    }
+}

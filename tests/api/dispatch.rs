@@ -68,7 +68,7 @@ async fn the_nearest_eligible_runner_gets_the_offer() {
     app.sql(&format!("UPDATE runners SET rating = 2.5, total_trips = 10 WHERE user_id = '{}'", poor.user_id)).await;
     let busy = ready_runner(&app, "d-busy@example.my", dog_crate(), near).await;
     let offline = ready_runner(&app, "d-offline@example.my", dog_crate(), near).await;
-    app.post("/api/v1/runners/me/offline", Some(&offline.access), &json!({})).await;
+    app.go_offline(&offline).await;
     let good = ready_runner(&app, "d-good@example.my", dog_crate(), north(1.0)).await;
     let far = ready_runner(&app, "d-far@example.my", dog_crate(), north(2.0)).await;
     // The busy runner is on another job (picked far outside everyone's radius).

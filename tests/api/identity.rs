@@ -60,7 +60,7 @@ async fn owners_runners_and_shops_can_register() {
     let app = spawn_app().await;
     for role in ["owner", "runner", "shop"] {
         let s = app.register(&format!("{role}@example.my"), role).await;
-        let profile = app.get("/api/v1/auth/profile", Some(&s.access)).await;
+        let profile = app.profile(&s).await;
         assert_eq!(profile.body["data"]["role"], role);
     }
 }
@@ -136,28 +136,28 @@ async fn refresh_rotates_and_reuse_after_the_grace_ends_that_session_only() {
     // The same user signed in on a phone: a second session.
     let phone = session(&app.login("rotate@example.my", "correct-horse").await.body);
 
-    let resp = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": first.refresh})).await;
+    let resp = app.refresh(&first.refresh).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     let second = session(&resp.body);
     assert_ne!(second.refresh, first.refresh);
     assert_eq!(resp.body["data"]["user"]["email"], "rotate@example.my");
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&second.access)).await.status, 200);
+    assert_eq!(app.profile(&second).await.status, 200);
 
     // Past the grace, the first token coming back is a theft signal.
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
-    let reused = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": first.refresh})).await;
+    let reused = app.refresh(&first.refresh).await;
     assert_eq!(reused.status, 401);
     assert_eq!(reused.body["error"], "refresh token is expired or revoked");
 
     // ...and that session died with it: its live successor and its access token.
-    let successor = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": second.refresh})).await;
+    let successor = app.refresh(&second.refresh).await;
     assert_eq!(successor.status, 401);
     assert_eq!(successor.body["error"], "refresh token is expired or revoked");
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&second.access)).await.status, 401);
+    assert_eq!(app.profile(&second).await.status, 401);
 
     // The phone's session is another family: untouched.
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&phone.access)).await.status, 200);
-    let phone_refresh = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": phone.refresh})).await;
+    assert_eq!(app.profile(&phone).await.status, 200);
+    let phone_refresh = app.refresh(&phone.refresh).await;
     assert_eq!(phone_refresh.status, 200, "{}", phone_refresh.text);
 }
 
@@ -174,12 +174,12 @@ async fn two_tabs_refreshing_at_once_both_stay_signed_in() {
     assert_eq!(statuses, [200; 5], "{:?}", results.iter().map(|r| &r.text).collect::<Vec<_>>());
     // Every tab got a working pair in the same session, and can go on refreshing.
     for pair in results.iter().map(|r| session(&r.body)) {
-        assert_eq!(app.get("/api/v1/auth/profile", Some(&pair.access)).await.status, 200);
-        let next = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": pair.refresh})).await;
+        assert_eq!(app.profile(&pair).await.status, 200);
+        let next = app.refresh(&pair.refresh).await;
         assert_eq!(next.status, 200, "{}", next.text);
     }
     // Nothing was treated as theft: the phone is still signed in.
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&phone.access)).await.status, 200);
+    assert_eq!(app.profile(&phone).await.status, 200);
     let families = app.scalar("SELECT count(DISTINCT family_id) FROM refresh_tokens").await;
     assert_eq!(families, 2);
 }
@@ -199,7 +199,7 @@ async fn refresh_rejects_garbage_access_tokens_and_unknown_tokens() {
     }
     // A validly signed refresh token the store never saw.
     app.sql("DELETE FROM refresh_tokens").await;
-    let resp = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": s.refresh})).await;
+    let resp = app.refresh(&s.refresh).await;
     assert_eq!((resp.status, resp.body["error"].as_str()), (401, Some("refresh token not found")));
 }
 
@@ -208,7 +208,7 @@ async fn expired_refresh_tokens_are_refused() {
     let app = spawn_app().await;
     let s = app.register("expired@example.my", "owner").await;
     app.sql("UPDATE refresh_tokens SET expires_at = now() - interval '1 second'").await;
-    let resp = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": s.refresh})).await;
+    let resp = app.refresh(&s.refresh).await;
     assert_eq!((resp.status, resp.body["error"].as_str()), (401, Some("refresh token is expired or revoked")));
 }
 
@@ -221,13 +221,13 @@ async fn logout_ends_this_session_and_not_the_other_devices() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body, json!({"success": true, "data": {"message": "logged out successfully"}}));
     // This session: refresh and access tokens dead.
-    assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": web.refresh})).await.status, 401);
-    let profile = app.get("/api/v1/auth/profile", Some(&web.access)).await;
+    assert_eq!(app.refresh(&web.refresh).await.status, 401);
+    let profile = app.profile(&web).await;
     assert_eq!(profile.status, 401);
     assert_eq!(profile.body, json!({"error": "invalid or expired token"}));
     // The phone keeps working.
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&phone.access)).await.status, 200);
-    assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": phone.refresh})).await.status, 200);
+    assert_eq!(app.profile(&phone).await.status, 200);
+    assert_eq!(app.refresh(&phone.refresh).await.status, 200);
 }
 
 #[actix_web::test]
@@ -239,10 +239,10 @@ async fn logout_all_ends_every_session_of_the_user() {
     let resp = app.post("/api/v1/auth/logout-all", Some(&web.access), &json!({})).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     for s in [&web, &phone] {
-        assert_eq!(app.get("/api/v1/auth/profile", Some(&s.access)).await.status, 401);
-        assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": s.refresh})).await.status, 401);
+        assert_eq!(app.profile(s).await.status, 401);
+        assert_eq!(app.refresh(&s.refresh).await.status, 401);
     }
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&other.access)).await.status, 200);
+    assert_eq!(app.profile(&other).await.status, 200);
     // Signing in again works.
     assert_eq!(app.login("everywhere@example.my", "correct-horse").await.status, 200);
 }
@@ -296,7 +296,7 @@ async fn profile_update_validates_phone_and_keeps_blank_fields() {
     // Absent or "" leaves a field as it was.
     let resp = app.put("/api/v1/auth/profile", Some(&s.access), &json!({"full_name": ""})).await;
     assert_eq!(resp.body["data"]["full_name"], "New Name");
-    let resp = app.get("/api/v1/auth/profile", Some(&s.access)).await;
+    let resp = app.profile(&s).await;
     assert_eq!(resp.body["data"]["phone"], "+60198765432");
     assert_eq!(resp.body["data"]["is_verified"], false);
 }
@@ -335,8 +335,8 @@ async fn password_reset_round_trip() {
     assert_eq!(app.login("forgot@example.my", "correct-horse").await.status, 401);
     assert_eq!(app.login("forgot@example.my", "new-password").await.status, 200);
     // Sessions from before the reset are over.
-    assert_eq!(app.get("/api/v1/auth/profile", Some(&s.access)).await.status, 401);
-    assert_eq!(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": s.refresh})).await.status, 401);
+    assert_eq!(app.profile(&s).await.status, 401);
+    assert_eq!(app.refresh(&s.refresh).await.status, 401);
 }
 
 #[actix_web::test]

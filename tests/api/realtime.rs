@@ -381,7 +381,7 @@ async fn every_malformed_frame_gets_an_error_frame() {
     let idle = ready_runner(&app, "malformed-idle@example.my", dog_crate(), PICKUP).await;
     let mut idle_ws = app.ws(&format!("/ws?token={}", idle.access)).await;
     idle_ws.next_of("hello").await;
-    app.post("/api/v1/runners/me/offline", Some(&idle.access), &json!({})).await;
+    app.go_offline(&idle).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     idle_ws.send(&json!({"type": "location", "latitude": 3.1, "longitude": 101.7})).await;
     assert_eq!(idle_ws.next_of("error").await["code"], "not_online");

@@ -109,7 +109,7 @@ async fn crates_online_location_offline() {
         app.post("/api/v1/runners/me/location", Some(&s.access), &json!({"latitude": 95.0, "longitude": 101.72})).await;
     assert_eq!((bad.status, bad.body["error"].as_str()), (400, Some("invalid latitude")));
 
-    let off = app.post("/api/v1/runners/me/offline", Some(&s.access), &json!({})).await;
+    let off = app.go_offline(&s).await;
     assert_eq!(off.body["data"]["message"], "runner is now offline");
     let stale =
         app.post("/api/v1/runners/me/location", Some(&s.access), &json!({"latitude": 3.16, "longitude": 101.72})).await;
@@ -126,7 +126,7 @@ async fn nearby_runners_are_online_nearest_first_with_distance() {
     let far = ready_runner(&app, "far@example.my", dog_crate(), (3.1900, 101.7116)).await;
     let away = ready_runner(&app, "away@example.my", dog_crate(), (3.5000, 101.7116)).await;
     let off = ready_runner(&app, "off@example.my", dog_crate(), (3.1579, 101.7116)).await;
-    app.post("/api/v1/runners/me/offline", Some(&off.access), &json!({})).await;
+    app.go_offline(&off).await;
     let owner = app.register("looker@example.my", "owner").await;
 
     let resp = app.get("/api/v1/runners/nearby?latitude=3.1579&longitude=101.7116", Some(&owner.access)).await;

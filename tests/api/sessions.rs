@@ -34,8 +34,7 @@ async fn a_ban_closes_the_runners_sockets_on_every_node_and_stops_its_offers() {
     let mut feed = node_a.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
     node_a.wait_numsub(&format!("user:{}", runner.user_id), 1).await;
 
-    let resp =
-        node_a.post(&format!("/api/v1/admin/users/{}/ban", runner.user_id), Some(&admin.access), &json!({})).await;
+    let resp = node_a.ban(&admin, &runner.user_id).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert_eq!(close_code(ws.closed_within(5.0).await), Some(POLICY), "the banned runner's socket is closed");
     // The owner's feed is not the banned user's: it stays open.

@@ -41,7 +41,7 @@ async fn a_runner_on_a_live_trip_is_never_swept_and_its_positions_are_always_tak
 
     // Even when the app's own state said offline, the trip's positions go on.
     app.sql(&format!("UPDATE runners SET session_status = 'inactive' WHERE user_id = '{}'", on_trip.user_id)).await;
-    app.post("/api/v1/runners/me/offline", Some(&on_trip.access), &json!({})).await;
+    app.go_offline(&on_trip).await;
     let resp = post_location(&app, &on_trip, 3.1440, 101.6870).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     let frame = feed.next_of("location_update").await;
