@@ -13,6 +13,7 @@ pub mod pets;
 pub mod pg_enum;
 pub mod pool;
 pub mod redis;
+pub mod reviews;
 pub mod runners;
 pub mod schema;
 pub mod shops;

@@ -352,6 +352,24 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    reviews (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        runner_id -> Uuid,
+        owner_id -> Uuid,
+        rating -> Int2,
+        comment -> Text,
+        tags -> Array<Nullable<Text>>,
+        reply -> Nullable<Text>,
+        replied_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     runner_crates (id) {
         id -> Uuid,
         runner_id -> Uuid,
@@ -393,6 +411,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        total_reviews -> Int4,
     }
 }
 
@@ -492,6 +511,7 @@ diesel::joinable!(payments -> bookings (booking_id));
 diesel::joinable!(pet_shops -> users (owner_id));
 diesel::joinable!(pets -> users (owner_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(reviews -> bookings (booking_id));
 diesel::joinable!(runner_crates -> runners (runner_id));
 diesel::joinable!(runners -> users (user_id));
 diesel::joinable!(tracking_shares -> bookings (booking_id));
@@ -518,6 +538,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     pet_shops,
     pets,
     refresh_tokens,
+    reviews,
     runner_crates,
     runners,
     stripe_events,

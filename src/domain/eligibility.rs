@@ -21,10 +21,10 @@ pub trait QualityPolicy: Send + Sync {
     fn check(&self, rating: f64, total_trips: i32, completion_rate: f64) -> Result<(), String>;
 }
 
-/// Nothing writes ratings in this release (docs/API.md#crates-and-eligibility), so a rating
+/// A rating is the mean of the runner's reviews (each 1 to 5), so a rating
 /// of 0 means "not rated yet", not "rated zero": such a runner is judged
-/// like a new one. Without this, every runner would be locked out after
-/// their first completed trip.
+/// like a new one (docs/API.md#crates-and-eligibility). Without this, every
+/// runner would be locked out after their first completed trip.
 fn unrated(rating: f64, total_trips: i32) -> bool {
     total_trips == 0 || rating == 0.0
 }

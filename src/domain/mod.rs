@@ -58,6 +58,7 @@ pub mod notifications;
 pub mod payment;
 pub mod pet;
 pub mod pricing;
+pub mod review;
 pub mod time;
 
 /// A rule said no to a change, checked where the change is made (under

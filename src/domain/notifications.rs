@@ -34,6 +34,7 @@ fn recipient_ids(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Opt
         "payment.escrow_released" => [Some(owner), runner].into_iter().flatten().collect(),
         // where dispatch stands, for the owner
         "booking.searching" | "booking.no_runner_yet" => vec![owner],
+        "review.created" => runner.into_iter().collect(),
         "booking.cancelled" | "chat.message_sent" => {
             [Some(owner), runner].into_iter().flatten().filter(|u| Some(*u) != actor).collect()
         }
@@ -68,6 +69,10 @@ pub fn render(event_type: &str, booking_number: &str, data: &Value, audience: Au
             ("Payment Received".into(), body)
         }
         "booking.requested" => ("Booking Received".into(), format!("We are finding a runner for your booking {n}")),
+        "review.created" => {
+            let stars = data["rating"].as_i64().unwrap_or_default();
+            ("New Review".into(), format!("You received a {stars}-star review for booking {n}"))
+        }
         "booking.accepted" => ("Runner Assigned!".into(), format!("A runner has accepted your booking {n}")),
         "booking.pet_picked_up" => ("Pet Picked Up".into(), format!("Your pet is on the way (booking {n})")),
         "booking.delivery_confirmed" => {

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod payments;
 pub mod pets;
 pub mod petshops;
+pub mod reviews;
 pub mod routes;
 pub mod runners;
 pub mod tracking;

@@ -14,7 +14,7 @@ use super::envelope;
     tags((name = "identity"), (name = "admin"), (name = "health"), (name = "runners"), (name = "pets",
         description = "also served on /api/v1/users/me/pets"), (name = "petshops"), (name = "bookings"),
         (name = "payments", description = "escrow: a manual-capture hold, captured on the owner's confirm, voided or refunded on cancel"),
-        (name = "chat"), (name = "notifications"), (name = "tracking"), (name = "realtime", description = "WebSocket upgrades; the frames are in docs/PROTOCOL.md")),
+        (name = "chat"), (name = "reviews", description = "an owner rates the runner of a completed trip; the rating drives dispatch ranking"), (name = "notifications"), (name = "tracking"), (name = "realtime", description = "WebSocket upgrades; the frames are in docs/PROTOCOL.md")),
 )]
 pub struct ApiDoc;
 
@@ -75,6 +75,8 @@ pub const ROLE_GUARDED: &[(&str, &str)] = &[
     ("post", "/api/v1/runners/me/location"),
     ("post", "/api/v1/runners/me/crates"),
     ("get", "/api/v1/runners/nearby"),
+    ("post", "/api/v1/bookings/{id}/review"),
+    ("post", "/api/v1/reviews/{id}/reply"),
 ];
 
 /// Makes the generated document say what is served, everywhere at once:

@@ -11,7 +11,9 @@ use utoipa::{Modify, OpenApi};
 
 use super::tracking;
 use super::ws::upgrade;
-use super::{admin, bookings, chat, health, identity, notifications, openapi, payments, pets, petshops, runners};
+use super::{
+    admin, bookings, chat, health, identity, notifications, openapi, payments, pets, petshops, reviews, runners,
+};
 use crate::http::routes;
 
 /// Serves `handler` at the path and methods its `#[utoipa::path]` declares
@@ -99,6 +101,7 @@ route_list! {
     runners::offline,
     runners::location,
     runners::add_crate,
+    reviews::for_runner,
     petshops::list,
     petshops::create,
     petshops::nearby,
@@ -125,6 +128,7 @@ route_list! {
     bookings::add_photo,
     bookings::photos,
     bookings::history,
+    reviews::create,
     tracking::trip_updates,
     payments::runner_list,
     payments::initiate,
@@ -145,6 +149,7 @@ route_list! {
     tracking::get,
     tracking::route,
     tracking::share,
+    reviews::reply,
     ],
     // the same pet operations on the profile path the iOS app uses
     also_at: [

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod payments;
 pub mod pets;
 pub mod realtime;
+pub mod reviews;
 pub mod runners;
 pub mod shops;
 

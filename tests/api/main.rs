@@ -20,6 +20,7 @@ mod petshops;
 mod platform;
 mod rate_limit;
 mod realtime;
+mod reviews;
 mod runners;
 mod sessions;
 mod shutdown;

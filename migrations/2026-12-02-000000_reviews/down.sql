@@ -1,0 +1,2 @@
+ALTER TABLE runners DROP COLUMN total_reviews;
+DROP TABLE reviews;
