@@ -411,6 +411,7 @@ pub async fn decline(conn: &mut Conn, id: Uuid, runner: Actor, reason: &str) -> 
             .execute(conn)
             .await?;
         write_history(conn, id, Some(status), BookingStatus::Requested, runner.id, reason, now).await?;
+        runner_db::trip_finished(conn, runner.id, false).await?;
         let facts = BookingFacts { runner_id: Some(runner.id), ..booking.facts() };
         emit(
             conn,
@@ -486,10 +487,7 @@ pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<
             TransitionChanges { final_price_cents: Some(Some(booking.estimated_price_cents)), ..Default::default() };
         let updated = apply(conn, &booking, BookingStatus::Completed, changes, now).await?;
         if let Some(runner_id) = updated.runner_id {
-            diesel::update(runners::table.filter(runners::user_id.eq(runner_id)))
-                .set(runners::total_trips.eq(runners::total_trips + 1))
-                .execute(conn)
-                .await?;
+            runner_db::trip_finished(conn, runner_id, true).await?;
         }
         let actor = owner.map(|o| o.id);
         let reason = if owner.is_some() { "" } else { "auto-confirmed after delivery" };
@@ -536,6 +534,10 @@ pub async fn cancel(conn: &mut Conn, id: Uuid, actor: Actor, note: &str) -> Resu
         };
         let updated = apply(conn, &booking, BookingStatus::Cancelled, changes, now).await?;
         write_history(conn, id, Some(status), BookingStatus::Cancelled, actor.id, note, now).await?;
+        if booking.parties().is_assigned_runner(actor) {
+            // the runner gave up a trip they had accepted
+            runner_db::trip_finished(conn, actor.id, false).await?;
+        }
         let extra = json!({"cancelled_by": actor.id, "cancelled_by_role": actor.role.as_str(), "reason": note});
         emit(conn, &updated.facts(), "cancelled", Some(status), BookingStatus::Cancelled, actor.id, now, extra).await?;
         if let Some(track) = tracking::cancel(conn, id).await? {

@@ -306,3 +306,23 @@ pub async fn set_silent_offline(conn: &mut Conn, ids: &[Uuid], grace_secs: f64) 
     .await?;
     Ok(rows.into_iter().map(|r| r.user_id).collect())
 }
+
+/// A trip the runner had accepted is over: completed (`total_trips` + 1)
+/// or given up (declined or cancelled by the runner: `abandoned_trips` +
+/// 1); `completion_rate` becomes completed over finished, in the caller's
+/// transaction.
+pub async fn trip_finished(conn: &mut Conn, runner_id: Uuid, completed: bool) -> QueryResult<()> {
+    let (done, gave_up) = if completed { (1, 0) } else { (0, 1) };
+    diesel::sql_query(
+        "UPDATE runners SET total_trips = total_trips + $2, abandoned_trips = abandoned_trips + $3, \
+             completion_rate = round((total_trips + $2)::numeric / (total_trips + abandoned_trips + 1), 4)::float8, \
+             updated_at = now() \
+         WHERE user_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(runner_id)
+    .bind::<diesel::sql_types::Integer, _>(done)
+    .bind::<diesel::sql_types::Integer, _>(gave_up)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}

@@ -412,6 +412,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         total_reviews -> Int4,
+        abandoned_trips -> Int4,
     }
 }
 

@@ -141,3 +141,33 @@ async fn a_runner_reviewed_below_the_bar_can_no_longer_take_jobs() {
     assert_eq!(refused.status, 422, "{}", refused.text);
     assert_eq!(refused.body["error"], "runner is not eligible for this booking: rating 2.00 is below 3.00");
 }
+
+#[actix_web::test]
+async fn completion_rate_counts_the_trips_a_runner_gave_up() {
+    let app = spawn_app().await;
+    let owner = app.register("cr-owner@example.my", "owner").await;
+    let runner = ready_runner(&app, "cr-runner@example.my", dog_crate(), PICKUP).await;
+    // completion rate in percent, as the dispatcher's ranking reads it
+    let rate = format!("SELECT round(completion_rate * 100)::bigint FROM runners WHERE user_id = '{}'", runner.user_id);
+    assert_eq!(app.scalar(&rate).await, 100, "no history: full marks");
+    carried(&app, &owner, &runner, true).await;
+    carried(&app, &owner, &runner, true).await;
+    // accepted, then declined
+    let declined = id(&book(&app, &owner, &worked_example()).await);
+    assert_eq!(app.accept(&runner, &declined).await.status, 200);
+    let resp = app
+        .post(&format!("/api/v1/bookings/{declined}/decline"), Some(&runner.access), &json!({"reason": "too_far"}))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    // accepted, then cancelled by the runner
+    let dropped = id(&book(&app, &owner, &worked_example()).await);
+    assert_eq!(app.accept(&runner, &dropped).await.status, 200);
+    assert_eq!(app.cancel(&runner, &dropped).await.status, 200);
+    // an owner's cancel is not the runner's doing
+    let owners = id(&book(&app, &owner, &worked_example()).await);
+    assert_eq!(app.accept(&runner, &owners).await.status, 200);
+    assert_eq!(app.cancel(&owner, &owners).await.status, 200);
+    assert_eq!(app.scalar(&rate).await, 50, "2 completed of 4 finished");
+    let me = app.get("/api/v1/runners/me", Some(&runner.access)).await;
+    assert_eq!(me.body["data"]["total_trips"], 2, "{}", me.text);
+}
