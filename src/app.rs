@@ -265,6 +265,7 @@ fn build_state(
         live,
     });
     start_auto_confirm(services.clone());
+    start_schedule_notices(services.clone());
     Ok(AppState { settings, pool, redis, keys, draining, sockets: Default::default(), clock: deps.clock, services })
 }
 
@@ -286,6 +287,26 @@ fn start_auto_confirm(services: Arc<Services>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(confirmed = n, "auto-confirmed delivered bookings"),
                 Err(err) => tracing::warn!(error = %err, "auto-confirm sweep failed; retrying on the next tick"),
+            }
+        }
+    });
+}
+
+/// Gives scheduled trips' notices (reminder, no runner by the time) as
+/// they fall due, at the dispatcher's sweep pace. The schedule is in
+/// Postgres and each notice is marked where it is given, so every node
+/// sweeps and a restart loses nothing.
+fn start_schedule_notices(services: Arc<Services>) {
+    let every = Duration::from_millis(services.settings.dispatch.sweep_interval_ms.max(50));
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match crate::services::bookings::schedule_notices(&services, 100).await {
+                Ok((0, 0)) => {}
+                Ok((reminded, missed)) => tracing::info!(reminded, missed, "scheduled-trip notices given"),
+                Err(err) => tracing::warn!(error = %err, "schedule sweep failed; retrying on the next tick"),
             }
         }
     });

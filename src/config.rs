@@ -179,6 +179,8 @@ pub struct RateLimitSettings {
 pub struct MarketplaceSettings {
     pub platform_fee_percent: i64,
     pub quality_policy: QualityPolicyName,
+    /// Registering as a runner needs an approved runner application.
+    pub runner_signup_requires_approval: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +213,19 @@ pub struct DispatchSettings {
     pub sweep_interval_ms: u64,
     pub rating_weight_km: f64,
     pub completion_weight_km: f64,
+    /// A scheduled booking is dispatched this many minutes before its time.
+    pub schedule_lead_minutes: f64,
+    /// Its owner is reminded this many minutes before its time.
+    pub schedule_reminder_minutes: f64,
+}
+
+impl DispatchSettings {
+    pub fn schedule(&self) -> crate::domain::schedule::Schedule {
+        crate::domain::schedule::Schedule {
+            lead_minutes: self.schedule_lead_minutes,
+            reminder_minutes: self.schedule_reminder_minutes,
+        }
+    }
 }
 
 #[derive(Clone, Deserialize)]

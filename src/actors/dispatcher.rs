@@ -427,9 +427,13 @@ impl Dispatcher {
         );
     }
 
-    /// Trigger `escrow_held`: only bookings whose money is held are dispatched.
-    fn escrow_first(&self) -> bool {
-        self.deps.settings.trigger == crate::config::DispatchTrigger::EscrowHeld
+    /// Which bookings may be dispatched now: with trigger `escrow_held` only
+    /// those whose money is held; a scheduled one from its lead time.
+    fn gate(&self) -> dispatch::Gate {
+        dispatch::Gate {
+            require_held: self.deps.settings.trigger == crate::config::DispatchTrigger::EscrowHeld,
+            schedule_lead_secs: self.deps.settings.schedule().lead_secs(),
+        }
     }
 
     fn claim_due(&mut self, ctx: &mut Context<Self>) {
@@ -437,13 +441,17 @@ impl Dispatcher {
             return;
         }
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
-        let held = self.escrow_first();
+        let gate = self.gate();
         let work = async move {
             let mut conn = pool.get().await?;
-            dispatch::claim_due(&mut conn, &node, lease, 50, held).await
+            dispatch::claim_due(&mut conn, &node, lease, 50, gate).await
         };
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| match result {
-            Ok(ids) => ids.into_iter().for_each(|id| act.start_round(id, None, ctx)),
+            // a first dispatch (a scheduled trip's time) tells the owner; a
+            // retry or a takeover searches quietly
+            Ok(ids) => ids.into_iter().for_each(|(id, first)| {
+                if first { act.begin(id, None, ctx) } else { act.start_round(id, None, ctx) }
+            }),
             Err(err) => tracing::warn!(error = %err, "dispatch sweep failed"),
         }));
     }
@@ -491,10 +499,10 @@ impl Handler<DispatchBooking> for Dispatcher {
             return self.begin(booking_id, booking, ctx);
         }
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
-        let held = self.escrow_first();
+        let gate = self.gate();
         let work = async move {
             let mut conn = pool.get().await?;
-            dispatch::claim(&mut conn, booking_id, &node, lease, held).await
+            dispatch::claim(&mut conn, booking_id, &node, lease, gate).await
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| match result {
             Ok(true) => act.begin(booking_id, booking, ctx),

@@ -18,6 +18,7 @@ use crate::domain::crates::CrateRequirement;
 use crate::domain::eligibility::{self, QualityPolicy};
 use crate::domain::events::{BookingFacts, CloudEvent, booking_event};
 use crate::domain::pet::PetSpec;
+use crate::domain::schedule::Schedule;
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = bookings, check_for_backend(diesel::pg::Pg))]
@@ -343,7 +344,13 @@ async fn apply(
 /// policy) is checked inside the transaction against the runner row held
 /// `FOR SHARE`, then the conditional update decides the race: exactly one
 /// runner wins, every other gets 409.
-pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn QualityPolicy) -> Result<Booking, DbError> {
+pub async fn accept(
+    conn: &mut Conn,
+    id: Uuid,
+    runner: Actor,
+    policy: &dyn QualityPolicy,
+    schedule: &Schedule,
+) -> Result<Booking, DbError> {
     conn.transaction::<Booking, DbError, _>(async |conn| {
         let booking = load(conn, id).await?;
         let status = booking.status();
@@ -353,6 +360,16 @@ pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn Quali
                 return Err(stale());
             }
             return Err(illegal(status, BookingStatus::Accepted));
+        }
+        let now = Utc::now();
+        if let Some(opens) = schedule.opens_at(booking.scheduled_at).filter(|opens| *opens > now) {
+            let opens = crate::domain::time::format(&opens);
+            let at = booking.scheduled_at.as_ref().map(crate::domain::time::format).unwrap_or_default();
+            return Err(Refusal::Unprocessable {
+                error: format!("booking is scheduled for {at}: runners can take it from {opens}"),
+                detail: format!("scheduled_at {at}"),
+            }
+            .into());
         }
         // The apps show only `error`: it names the failed rule (the
         // contract's sentence first, so a prefix match still works).
@@ -373,7 +390,6 @@ pub async fn accept(conn: &mut Conn, id: Uuid, runner: Actor, policy: &dyn Quali
         let requirement = booking.requirement()?;
         eligibility::check(&runner_db::facts(&profile, &crates), pet.pet_type, pet.weight_kg, &requirement, policy)
             .map_err(not_eligible)?;
-        let now = Utc::now();
         let changes = TransitionChanges { runner_id: Some(Some(runner.id)), ..Default::default() };
         let updated = apply(conn, &booking, BookingStatus::Accepted, changes, now).await?;
         write_history(conn, id, Some(status), BookingStatus::Accepted, runner.id, "", now).await?;

@@ -28,57 +28,83 @@ fn escrow_filter(require_held: bool) -> String {
     if require_held { format!("AND {ESCROW_HELD}") } else { String::new() }
 }
 
+/// A scheduled booking is dispatched from `scheduled_at − lead` (the lead,
+/// in seconds, bound as parameter `$param`): the schedule lives in the
+/// booking row, so whichever node sweeps first after that time takes it.
+fn schedule_gate(param: u8) -> String {
+    format!("AND (b.scheduled_at IS NULL OR b.scheduled_at <= now() + make_interval(secs => ${param}))")
+}
+
+/// What decides that a booking may be dispatched now, besides its status.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate {
+    /// Only bookings paid into escrow (dispatch trigger `escrow_held`).
+    pub require_held: bool,
+    /// A scheduled booking waits until this many seconds before its time.
+    pub schedule_lead_secs: f64,
+}
+
+#[derive(QueryableByName)]
+struct Swept {
+    #[diesel(sql_type = SqlUuid)]
+    booking_id: Uuid,
+    /// the lease row was inserted, not taken over (`xmax = 0`)
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    first: bool,
+}
+
 /// Claims up to `limit` requested, unassigned bookings that nobody is
 /// dispatching (never dispatched, or the lease lapsed and the retry time
-/// has come) for `node`; with `require_held`, only those paid into escrow.
+/// has come) and whose time has come, for `node`; each with whether this
+/// is its first dispatch (a scheduled trip reaching its lead time), not a
+/// retry or a takeover.
 pub async fn claim_due(
     conn: &mut Conn,
     node: &str,
     lease_secs: f64,
     limit: i64,
-    require_held: bool,
-) -> Result<Vec<Uuid>, DbError> {
-    let rows: Vec<Claimed> = diesel::sql_query(format!(
+    gate: Gate,
+) -> Result<Vec<(Uuid, bool)>, DbError> {
+    let rows: Vec<Swept> = diesel::sql_query(format!(
         "WITH due AS ( \
              SELECT b.id FROM bookings b LEFT JOIN booking_dispatch d ON d.booking_id = b.id \
-             WHERE b.status = 'requested' AND b.runner_id IS NULL {} \
+             WHERE b.status = 'requested' AND b.runner_id IS NULL {} {} \
                AND (d.booking_id IS NULL OR (d.lease_until < now() AND (d.next_at IS NULL OR d.next_at <= now()))) \
              ORDER BY b.created_at LIMIT $3 FOR UPDATE OF b SKIP LOCKED) \
          INSERT INTO booking_dispatch (booking_id, node, lease_until) \
          SELECT id, $1, now() + make_interval(secs => $2) FROM due \
          ON CONFLICT (booking_id) DO UPDATE SET node = EXCLUDED.node, lease_until = EXCLUDED.lease_until, next_at = NULL \
              WHERE booking_dispatch.lease_until < now() \
-         RETURNING booking_id",
-        escrow_filter(require_held)
+         RETURNING booking_id, (xmax = 0) AS first",
+        escrow_filter(gate.require_held),
+        schedule_gate(4)
     ))
     .bind::<Text, _>(node)
     .bind::<Double, _>(lease_secs)
     .bind::<BigInt, _>(limit)
+    .bind::<Double, _>(gate.schedule_lead_secs)
     .load(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| r.booking_id).collect())
+    Ok(rows.into_iter().map(|r| (r.booking_id, r.first)).collect())
 }
 
-/// Claims one booking right away (just created, or declined here).
-pub async fn claim(
-    conn: &mut Conn,
-    booking_id: Uuid,
-    node: &str,
-    lease_secs: f64,
-    require_held: bool,
-) -> Result<bool, DbError> {
+/// Claims one booking right away (declined, or paid into escrow), if its
+/// time has come.
+pub async fn claim(conn: &mut Conn, booking_id: Uuid, node: &str, lease_secs: f64, gate: Gate) -> Result<bool, DbError> {
     let rows: Vec<Claimed> = diesel::sql_query(format!(
         "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
          SELECT b.id, $2, now() + make_interval(secs => $3) FROM bookings b \
-         WHERE b.id = $1 AND b.status = 'requested' AND b.runner_id IS NULL {} \
+         WHERE b.id = $1 AND b.status = 'requested' AND b.runner_id IS NULL {} {} \
          ON CONFLICT (booking_id) DO UPDATE SET node = EXCLUDED.node, lease_until = EXCLUDED.lease_until, next_at = NULL \
              WHERE booking_dispatch.lease_until < now() OR booking_dispatch.node = EXCLUDED.node \
          RETURNING booking_id",
-        escrow_filter(require_held)
+        escrow_filter(gate.require_held),
+        schedule_gate(4)
     ))
     .bind::<SqlUuid, _>(booking_id)
     .bind::<Text, _>(node)
     .bind::<Double, _>(lease_secs)
+    .bind::<Double, _>(gate.schedule_lead_secs)
     .load(conn)
     .await?;
     Ok(!rows.is_empty())

@@ -2,6 +2,7 @@
 //! only what may be lost or rebuilt (rate-limit counters, later presence,
 //! leases and fan-out).
 
+pub mod applications;
 pub mod bookings;
 pub mod chat;
 pub mod dispatch;
@@ -15,6 +16,7 @@ pub mod pool;
 pub mod redis;
 pub mod reviews;
 pub mod runners;
+pub mod schedule;
 pub mod schema;
 pub mod shops;
 pub mod stream;

@@ -10,6 +10,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
+use crate::domain::application::ApplicationStatus;
 use crate::domain::booking::{BookingStatus, TrackStatus};
 use crate::domain::eligibility::Shift;
 use crate::domain::identity::Role;
@@ -44,4 +45,5 @@ text_enum! {
     Shift => "runner shift",
     DeliveryStatus => "notification status",
     PetStatus => "pet status",
+    ApplicationStatus => "runner application status",
 }

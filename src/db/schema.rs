@@ -107,6 +107,8 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        reminded_at -> Nullable<Timestamptz>,
+        schedule_missed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -370,6 +372,41 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    runner_application_counters (year) {
+        year -> Int4,
+        last_number -> Int4,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    runner_applications (id) {
+        id -> Uuid,
+        application_number -> Text,
+        name -> Text,
+        phone -> Text,
+        email -> Nullable<Text>,
+        ic_number -> Text,
+        vehicle_type -> Text,
+        plate_number -> Text,
+        pet_experience -> Array<Nullable<Text>>,
+        comfortable_with_live_pets -> Bool,
+        consent_acknowledged -> Bool,
+        status -> Text,
+        reject_reason -> Text,
+        reviewed_by -> Nullable<Uuid>,
+        reviewed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     runner_crates (id) {
         id -> Uuid,
         runner_id -> Uuid,
@@ -513,6 +550,7 @@ diesel::joinable!(pet_shops -> users (owner_id));
 diesel::joinable!(pets -> users (owner_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> bookings (booking_id));
+diesel::joinable!(runner_applications -> users (reviewed_by));
 diesel::joinable!(runner_crates -> runners (runner_id));
 diesel::joinable!(runners -> users (user_id));
 diesel::joinable!(tracking_shares -> bookings (booking_id));
@@ -540,6 +578,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     pets,
     refresh_tokens,
     reviews,
+    runner_application_counters,
+    runner_applications,
     runner_crates,
     runners,
     stripe_events,

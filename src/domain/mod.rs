@@ -44,6 +44,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod application;
 pub mod backoff;
 pub mod booking;
 pub mod bus;
@@ -59,6 +60,7 @@ pub mod payment;
 pub mod pet;
 pub mod pricing;
 pub mod review;
+pub mod schedule;
 pub mod time;
 
 /// A rule said no to a change, checked where the change is made (under

@@ -1,5 +1,6 @@
 //! Who is told what (docs/API.md#who-is-told): recipients and texts for each event.
 
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -35,6 +36,9 @@ fn recipient_ids(event_type: &str, owner: Uuid, runner: Option<Uuid>, actor: Opt
         // where dispatch stands, for the owner
         "booking.searching" | "booking.no_runner_yet" => vec![owner],
         "review.created" => runner.into_iter().collect(),
+        // a scheduled trip: the reminder to both sides, the alarm to the owner
+        "booking.reminder" => [Some(owner), runner].into_iter().flatten().collect(),
+        "booking.schedule_missed" => vec![owner],
         "booking.cancelled" | "chat.message_sent" => {
             [Some(owner), runner].into_iter().flatten().filter(|u| Some(*u) != actor).collect()
         }
@@ -47,6 +51,28 @@ pub fn inbox_type(event_type: &str) -> &str {
     match event_type {
         "chat.message_sent" => "chat_message",
         other => other,
+    }
+}
+
+/// Kuala Lumpur time (UTC+8, no daylight saving) as the apps' users read
+/// it: `Fri 4 Dec, 17:00`.
+pub fn schedule_text(at: DateTime<Utc>) -> String {
+    let myt = FixedOffset::east_opt(8 * 3600).map(|tz| at.with_timezone(&tz));
+    match myt {
+        Some(local) => local.format("%a %-d %b, %H:%M").to_string(),
+        None => at.format("%a %-d %b, %H:%M UTC").to_string(),
+    }
+}
+
+/// Operators' wording of an event they are alerted to.
+pub fn render_for_admins(event_type: &str, booking_number: &str, data: &Value) -> (String, String) {
+    let at = data["at_local"].as_str().unwrap_or_default();
+    match event_type {
+        "booking.schedule_missed" => (
+            "Scheduled Trip Unassigned".into(),
+            format!("Booking {booking_number} was due at {at} and still has no runner"),
+        ),
+        other => (other.to_owned(), format!("Booking {booking_number}: {other}")),
     }
 }
 
@@ -69,6 +95,19 @@ pub fn render(event_type: &str, booking_number: &str, data: &Value, audience: Au
             ("Payment Received".into(), body)
         }
         "booking.requested" => ("Booking Received".into(), format!("We are finding a runner for your booking {n}")),
+        "booking.reminder" => {
+            let at = data["at_local"].as_str().unwrap_or_default();
+            let body = match audience {
+                Audience::Owner => format!("Your pet's trip (booking {n}) is scheduled for {at}"),
+                Audience::Runner => format!("You have a pickup for booking {n} at {at}"),
+            };
+            ("Trip Reminder".into(), body)
+        }
+        "booking.schedule_missed" => {
+            let at = data["at_local"].as_str().unwrap_or_default();
+            let body = format!("No runner has taken booking {n} for {at} yet; we keep trying, or you may cancel");
+            ("No Runner for Your Scheduled Trip".into(), body)
+        }
         "review.created" => {
             let stars = data["rating"].as_i64().unwrap_or_default();
             ("New Review".into(), format!("You received a {stars}-star review for booking {n}"))
@@ -153,6 +192,20 @@ mod tests {
         assert!(recipients("booking.cancelled", owner, None, Some(owner)).is_empty());
         assert_eq!(recipients("booking.accepted", owner, Some(runner), Some(runner)), vec![o]);
         assert!(recipients("booking.declined", owner, None, None).is_empty());
+    }
+
+    #[test]
+    fn scheduled_trips_are_told_in_kuala_lumpur_time() {
+        let at = DateTime::parse_from_rfc3339("2026-12-04T09:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(schedule_text(at), "Fri 4 Dec, 17:00");
+        let data = json!({"at_local": schedule_text(at)});
+        let (title, body) = render("booking.reminder", "BK-1", &data, Audience::Owner).unwrap();
+        assert_eq!((title.as_str(), body.as_str()), ("Trip Reminder", "Your pet's trip (booking BK-1) is scheduled for Fri 4 Dec, 17:00"));
+        let (owner, runner) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(recipients("booking.reminder", owner, Some(runner), None).len(), 2);
+        assert_eq!(recipients("booking.schedule_missed", owner, None, None), vec![(owner, Audience::Owner)]);
+        let (_, alarm) = render_for_admins("booking.schedule_missed", "BK-1", &data);
+        assert_eq!(alarm, "Booking BK-1 was due at Fri 4 Dec, 17:00 and still has no runner");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the answer into the Kilat envelope.
 
 pub mod admin;
+pub mod applications;
 pub mod bookings;
 pub mod chat;
 pub mod envelope;

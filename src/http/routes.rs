@@ -12,7 +12,8 @@ use utoipa::{Modify, OpenApi};
 use super::tracking;
 use super::ws::upgrade;
 use super::{
-    admin, bookings, chat, health, identity, notifications, openapi, payments, pets, petshops, reviews, runners,
+    admin, applications, bookings, chat, health, identity, notifications, openapi, payments, pets, petshops, reviews,
+    runners,
 };
 use crate::http::routes;
 
@@ -93,6 +94,10 @@ route_list! {
     payments::retry_dead_letter,
     payments::admin_stats,
     admin::dispatch_stats,
+    applications::list,
+    applications::approve,
+    applications::reject,
+    applications::apply,
     runners::create,
     runners::nearby,
     runners::me,

@@ -15,6 +15,7 @@ use crate::domain::booking::{Actor, Address, AddressInput, BookingStatus, MAX_NO
 use crate::domain::crates::CrateRequirement;
 use crate::domain::pet::{PetSpec, PetSpecInput, check_validity};
 use crate::domain::pricing::PriceBreakdown;
+use crate::domain::schedule::Schedule;
 use crate::domain::time;
 use crate::domain::{Refusal, ValidationError};
 use crate::error::AppError;
@@ -25,7 +26,8 @@ pub struct BookingInput {
     pub pet_spec: Option<PetSpecInput>,
     pub pickup_address: Option<AddressInput>,
     pub dropoff_address: Option<AddressInput>,
-    /// RFC 3339; stored only, price-neutral
+    /// RFC 3339, in the future (at most 30 days): the trip is dispatched
+    /// from `scheduled_at − dispatch.schedule_lead_minutes`; price-neutral
     pub scheduled_at: Option<String>,
     pub notes: Option<String>,
 }
@@ -45,7 +47,11 @@ pub fn price(s: &Services, owner_id: Uuid, input: BookingInput) -> Result<Priced
     let dropoff = AddressInput::parse(input.dropoff_address, "dropoff")?;
     let scheduled_at = match input.scheduled_at.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(time::parse(raw).ok_or_else(|| ValidationError::new("scheduled_at must be RFC 3339"))?),
+        Some(raw) => {
+            let at = time::parse(raw).ok_or_else(|| ValidationError::new("scheduled_at must be RFC 3339"))?;
+            Schedule::check(at, now)?;
+            Some(at)
+        }
     };
     let notes = input.notes.map(|n| n.trim().to_owned()).unwrap_or_default();
     if notes.chars().count() > MAX_NOTES {
@@ -81,14 +87,21 @@ fn priced(
     })
 }
 
-/// Stores a priced booking (`requested`) and pushes it to runners.
+/// Stores a priced booking (`requested`) and pushes it to runners, unless
+/// it is scheduled for later: then the dispatcher's sweep takes it up at
+/// its lead time (on whichever node gets there first).
 async fn store(s: &Services, priced: Priced) -> Result<Booking, AppError> {
+    let now_open = s.settings.dispatch.schedule().is_open(priced.booking.scheduled_at, Utc::now());
     let booking = {
         let mut conn = s.pool.get().await?;
-        bookings::create(&mut conn, priced.booking, s.live.creation_lease()).await?
+        let lease = if now_open { s.live.creation_lease() } else { None };
+        bookings::create(&mut conn, priced.booking, lease).await?
     };
-    let shared = Arc::new(booking.clone());
-    s.live.follow(Followup::published().dispatch(Dispatch::Created(shared))).await;
+    let mut followup = Followup::published();
+    if now_open {
+        followup = followup.dispatch(Dispatch::Created(Arc::new(booking.clone())));
+    }
+    s.live.follow(followup).await;
     tracing::info!(booking_id = %booking.id, booking_number = %booking.booking_number, "booking requested");
     Ok(booking)
 }
@@ -123,7 +136,7 @@ pub async fn rebook(s: &Services, owner: Actor, id: Uuid) -> Result<Booking, App
 pub async fn accept(s: &Services, runner: Actor, id: Uuid) -> Result<Booking, AppError> {
     let booking = {
         let mut conn = s.pool.get().await?;
-        bookings::accept(&mut conn, id, runner, s.quality.as_ref()).await?
+        bookings::accept(&mut conn, id, runner, s.quality.as_ref(), &s.settings.dispatch.schedule()).await?
     };
     s.live.follow(Followup::published().reload_runner(Some(runner.id))).await;
     Ok(booking)
@@ -214,6 +227,22 @@ pub async fn auto_confirm_due(s: &Services, limit: i64) -> Result<usize, AppErro
     }
     s.live.follow(followup).await;
     Ok(confirmed)
+}
+
+/// Scheduled trips' notices due now: reminders before pickup, and alarms
+/// for trips whose time came with no runner (to the owner and the admins).
+/// Returns (reminded, missed).
+pub async fn schedule_notices(s: &Services, limit: i64) -> Result<(usize, usize), AppError> {
+    let schedule = s.settings.dispatch.schedule();
+    let (reminded, missed) = {
+        let mut conn = s.pool.get().await?;
+        let reminded = crate::db::schedule::remind_due(&mut conn, schedule.reminder_secs(), limit).await?;
+        (reminded, crate::db::schedule::missed_due(&mut conn, limit).await?)
+    };
+    if reminded + missed > 0 {
+        s.live.follow(Followup::published()).await;
+    }
+    Ok((reminded, missed))
 }
 
 /// Cancel by the owner, the assigned runner or an admin: the escrow's

@@ -80,6 +80,9 @@ pub async fn register(s: &Services, input: SignUp) -> Result<Signed, AppError> {
         Some(p) if !p.is_empty() => Phone::parse(p)?.as_str().to_owned(),
         _ => String::new(),
     };
+    if role == Role::Runner {
+        super::applications::check_runner_signup(s, email.as_str()).await?;
+    }
     let password_hash = hash_password(s, password).await?;
     let mut conn = s.pool.get().await?;
     let user = users::insert(

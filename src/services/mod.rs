@@ -4,6 +4,7 @@
 //! REST handlers, `/ws` commands and background actors call the same
 //! functions here, so no after-commit step is written twice.
 
+pub mod applications;
 pub mod bookings;
 pub mod chat;
 pub mod identity;

@@ -159,6 +159,7 @@ async fn create_validation_follows_the_contract() {
     let owner = app.register("strict-owner@example.my", "owner").await;
     let old = (chrono::Utc::now() - chrono::Duration::days(400)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let expired = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let in_31_days = (chrono::Utc::now() + chrono::Duration::days(31)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let cases: Vec<(&str, Value, &str)> = vec![
         ("/pet_spec/pet_type", json!("dragon"), "pricing error: unknown pet type for pricing: dragon"),
         ("/pet_spec/name", json!(""), "pet name is required"),
@@ -169,6 +170,8 @@ async fn create_validation_follows_the_contract() {
         ("/dropoff_address/latitude", json!(0), "dropoff address: invalid latitude"),
         ("/pickup_address/line1", json!(""), "pickup address line1 is required"),
         ("/scheduled_at", json!("tomorrow"), "scheduled_at must be RFC 3339"),
+        ("/scheduled_at", json!(expired), "scheduled_at must not be in the past"),
+        ("/scheduled_at", json!(in_31_days), "scheduled_at must be at most 30 days ahead"),
         ("/notes", json!("x".repeat(1001)), "notes must be at most 1000 characters"),
         ("/pet_spec", json!(null), "pet_spec is required"),
     ];

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::fixtures::{PICKUP, address, book, dog_crate, id, ready_runner, worked_example};
 use crate::helpers::{Session, TestApp, WsClient, spawn_app_with, spawn_peer};
 
-async fn dispatch_app(offer_timeout_ms: u64) -> TestApp {
+pub async fn dispatch_app(offer_timeout_ms: u64) -> TestApp {
     spawn_app_with(|s| {
         s.dispatch.enabled = true;
         s.dispatch.offer_timeout_ms = offer_timeout_ms;
@@ -21,12 +21,12 @@ async fn dispatch_app(offer_timeout_ms: u64) -> TestApp {
 }
 
 /// A point `km` north of the pickup.
-fn north(km: f64) -> (f64, f64) {
+pub fn north(km: f64) -> (f64, f64) {
     (PICKUP.0 + km / 111.2, PICKUP.1)
 }
 
 /// The runner's `/ws`, ready to receive offers.
-async fn socket(app: &TestApp, runner: &Session) -> WsClient {
+pub async fn socket(app: &TestApp, runner: &Session) -> WsClient {
     let mut ws = app.ws(&format!("/ws?token={}", runner.access)).await;
     ws.next_of("hello").await;
     app.wait_numsub(&format!("user:{}", runner.user_id), 1).await;
@@ -34,7 +34,7 @@ async fn socket(app: &TestApp, runner: &Session) -> WsClient {
 }
 
 /// The next frame of `kind` about `booking_id` within `secs`, if any.
-async fn frame_for(ws: &mut WsClient, kind: &str, booking_id: &str, secs: f64) -> Option<Value> {
+pub async fn frame_for(ws: &mut WsClient, kind: &str, booking_id: &str, secs: f64) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now()).as_secs_f64();

@@ -28,9 +28,18 @@ pub fn worked_example() -> Value {
             "special_needs": "", "photo_url": ""},
         "pickup_address": address("1 Jalan Ampang", PICKUP),
         "dropoff_address": address("Mid Valley", DROPOFF),
-        "scheduled_at": "2026-12-18T04:30:00Z",
+        // a trip now; `scheduled()` books one ahead
+        "scheduled_at": null,
         "notes": "Friendly dog"
     })
+}
+
+/// The worked example booked for `minutes` from now (RFC 3339, whole seconds).
+pub fn scheduled(minutes: f64) -> Value {
+    let mut body = worked_example();
+    let at = Utc::now() + Duration::milliseconds((minutes * 60_000.0) as i64);
+    body["scheduled_at"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    body
 }
 
 /// A booking for another pet on the same route.

@@ -17,15 +17,22 @@ use kilat::app::{Application, Dependencies};
 use kilat::config::{Environment, Settings};
 use kilat::mailer::Mailer;
 
-/// Records reset mails instead of sending them.
+/// Records mails instead of sending them.
 #[derive(Default)]
 pub struct CapturingMailer {
     sent: Mutex<Vec<(String, String)>>,
+    /// (email, application number, approved, reason)
+    pub decisions: Mutex<Vec<(String, String, bool, String)>>,
 }
 
 impl Mailer for CapturingMailer {
     fn send_password_reset(&self, email: &str, token: &str) {
         self.sent.lock().unwrap().push((email.to_owned(), token.to_owned()));
+    }
+
+    fn send_application_decision(&self, email: &str, application_number: &str, approved: bool, reason: &str) {
+        let mail = (email.to_owned(), application_number.to_owned(), approved, reason.to_owned());
+        self.decisions.lock().unwrap().push(mail);
     }
 }
 

@@ -22,6 +22,7 @@ mod rate_limit;
 mod realtime;
 mod reviews;
 mod runners;
+mod schedule;
 mod sessions;
 mod shutdown;
 mod sockets;
