@@ -449,9 +449,13 @@ impl Dispatcher {
         ctx.spawn(work.into_actor(self).map(|result, act, ctx| match result {
             // a first dispatch (a scheduled trip's time) tells the owner; a
             // retry or a takeover searches quietly
-            Ok(ids) => ids.into_iter().for_each(|(id, first)| {
-                if first { act.begin(id, None, ctx) } else { act.start_round(id, None, ctx) }
-            }),
+            Ok(ids) => {
+                ids.into_iter().for_each(
+                    |(id, first)| {
+                        if first { act.begin(id, None, ctx) } else { act.start_round(id, None, ctx) }
+                    },
+                )
+            }
             Err(err) => tracing::warn!(error = %err, "dispatch sweep failed"),
         }));
     }

@@ -90,7 +90,13 @@ pub async fn claim_due(
 
 /// Claims one booking right away (declined, or paid into escrow), if its
 /// time has come.
-pub async fn claim(conn: &mut Conn, booking_id: Uuid, node: &str, lease_secs: f64, gate: Gate) -> Result<bool, DbError> {
+pub async fn claim(
+    conn: &mut Conn,
+    booking_id: Uuid,
+    node: &str,
+    lease_secs: f64,
+    gate: Gate,
+) -> Result<bool, DbError> {
     let rows: Vec<Claimed> = diesel::sql_query(format!(
         "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
          SELECT b.id, $2, now() + make_interval(secs => $3) FROM bookings b \

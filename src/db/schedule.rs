@@ -82,8 +82,16 @@ pub async fn missed_due(conn: &mut Conn, limit: i64) -> Result<usize, DbError> {
             let (title, body) = render_for_admins(&event.event_type, facts.booking_number, &event.data);
             let metadata = json!({"booking_number": facts.booking_number, "event_id": event.id});
             for admin in &admins {
-                notifications::create(conn, *admin, Some(booking.id), &event.event_type, &title, &body, metadata.clone())
-                    .await?;
+                notifications::create(
+                    conn,
+                    *admin,
+                    Some(booking.id),
+                    &event.event_type,
+                    &title,
+                    &body,
+                    metadata.clone(),
+                )
+                .await?;
             }
         }
         Ok(due.len())

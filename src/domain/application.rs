@@ -53,7 +53,11 @@ pub struct Application {
 }
 
 fn required<'a>(value: &'a Option<String>, key: &str) -> Result<&'a str, ValidationError> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| ValidationError::new(format!("{key} is required")))
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ValidationError::new(format!("{key} is required")))
 }
 
 /// A Malaysian identity card number: 12 digits, dashes optional
@@ -79,11 +83,15 @@ impl ApplicationInput {
         };
         let ic_number = parse_ic_number(required(&self.ic_number, "icNumber")?)?;
         let vehicle = required(&self.vehicle_type, "vehicleType")?.to_ascii_lowercase();
-        let vehicle_type = VEHICLE_TYPES.into_iter().find(|v| *v == vehicle).ok_or_else(|| {
-            ValidationError::new(format!("vehicleType must be one of: {}", VEHICLE_TYPES.join(", ")))
-        })?;
-        let plate_number =
-            required(&self.plate_number, "plateNumber")?.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
+        let vehicle_type = VEHICLE_TYPES
+            .into_iter()
+            .find(|v| *v == vehicle)
+            .ok_or_else(|| ValidationError::new(format!("vehicleType must be one of: {}", VEHICLE_TYPES.join(", "))))?;
+        let plate_number = required(&self.plate_number, "plateNumber")?
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_uppercase();
         if plate_number.chars().count() > MAX_PLATE {
             return Err(ValidationError::new("plateNumber must be at most 15 characters"));
         }
@@ -170,14 +178,21 @@ mod tests {
 
     #[test]
     fn each_broken_rule_is_named() {
-        let cases: Vec<(fn(&mut ApplicationInput), &str)> = vec![
+        type Breaks = fn(&mut ApplicationInput);
+        let cases: Vec<(Breaks, &str)> = vec![
             (|a| a.vehicle_type = Some("van".into()), "vehicleType must be one of: motorbike, car, bicycle"),
             (|a| a.consent_acknowledged = Some(false), "consent must be acknowledged"),
             (|a| a.consent_acknowledged = None, "consent must be acknowledged"),
             (|a| a.name = Some("  ".into()), "name is required"),
             (|a| a.ic_number = Some("12345".into()), "icNumber must be 12 digits (YYMMDD-PB-NNNN)"),
-            (|a| a.pet_experience = Some(vec![]), "petExperience must list at least one of: dogs, cats, birds, fish, small_pets, vet_trips"),
-            (|a| a.pet_experience = Some(vec!["horses".into()]), "petExperience must be from: dogs, cats, birds, fish, small_pets, vet_trips"),
+            (
+                |a| a.pet_experience = Some(vec![]),
+                "petExperience must list at least one of: dogs, cats, birds, fish, small_pets, vet_trips",
+            ),
+            (
+                |a| a.pet_experience = Some(vec!["horses".into()]),
+                "petExperience must be from: dogs, cats, birds, fish, small_pets, vet_trips",
+            ),
             (|a| a.comfortable_with_live_pets = None, "comfortableWithLivePets is required"),
             (|a| a.phone = Some("abc".into()), "invalid phone format: abc"),
         ];

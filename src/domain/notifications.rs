@@ -200,7 +200,10 @@ mod tests {
         assert_eq!(schedule_text(at), "Fri 4 Dec, 17:00");
         let data = json!({"at_local": schedule_text(at)});
         let (title, body) = render("booking.reminder", "BK-1", &data, Audience::Owner).unwrap();
-        assert_eq!((title.as_str(), body.as_str()), ("Trip Reminder", "Your pet's trip (booking BK-1) is scheduled for Fri 4 Dec, 17:00"));
+        assert_eq!(
+            (title.as_str(), body.as_str()),
+            ("Trip Reminder", "Your pet's trip (booking BK-1) is scheduled for Fri 4 Dec, 17:00")
+        );
         let (owner, runner) = (Uuid::new_v4(), Uuid::new_v4());
         assert_eq!(recipients("booking.reminder", owner, Some(runner), None).len(), 2);
         assert_eq!(recipients("booking.schedule_missed", owner, None, None), vec![(owner, Audience::Owner)]);

@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::Services;
 use crate::db::applications::{self, AppRef, StoredApplication};
+use crate::domain::ValidationError;
 use crate::domain::application::{ApplicationInput, ApplicationStatus, parse_reason};
 use crate::domain::booking::Actor;
-use crate::domain::ValidationError;
 use crate::error::AppError;
 
 pub async fn apply(s: &Services, input: ApplicationInput) -> Result<StoredApplication, AppError> {
@@ -28,9 +28,10 @@ pub async fn list(
 ) -> Result<(Vec<StoredApplication>, i64), AppError> {
     let status = match status.map(str::trim).filter(|v| !v.is_empty()) {
         None => None,
-        Some(raw) => Some(ApplicationStatus::parse(raw).ok_or_else(|| {
-            ValidationError::new("status must be one of: pending_review, approved, rejected")
-        })?),
+        Some(raw) => Some(
+            ApplicationStatus::parse(raw)
+                .ok_or_else(|| ValidationError::new("status must be one of: pending_review, approved, rejected"))?,
+        ),
     };
     let mut conn = s.pool.get().await?;
     Ok(applications::list(&mut conn, status, page, limit).await?)

@@ -171,3 +171,56 @@ async fn completion_rate_counts_the_trips_a_runner_gave_up() {
     let me = app.get("/api/v1/runners/me", Some(&runner.access)).await;
     assert_eq!(me.body["data"]["total_trips"], 2, "{}", me.text);
 }
+
+/// The closing note's worked example, end to end over REST and `/ws`:
+/// ranking score = distance_km − 0.3 × rating − 1.0 × completion_rate
+/// (lower first). Near (0.5 km, unrated, 1.00) scores −0.50; far (1.5 km,
+/// unrated, 1.00) scores +0.50, so near is offered first. After far
+/// completes a trip reviewed 5 stars, far scores 1.5 − 1.5 − 1.0 = −1.00
+/// and is offered the next job before the nearer runner.
+#[actix_web::test]
+async fn a_five_star_review_moves_a_farther_runner_ahead_in_dispatch() {
+    use crate::dispatch::{dispatch_app, frame_for, north, socket};
+
+    let app = dispatch_app(10_000).await;
+    let owner = app.register("rk-owner@example.my", "owner").await;
+    let near = ready_runner(&app, "rk-near@example.my", dog_crate(), north(0.5)).await;
+    let far = ready_runner(&app, "rk-far@example.my", dog_crate(), north(1.5)).await;
+    let (mut near_ws, mut far_ws) = (socket(&app, &near).await, socket(&app, &far).await);
+
+    // Before: the nearer runner is offered the job.
+    let first = id(&book(&app, &owner, &worked_example()).await);
+    frame_for(&mut near_ws, "offer", &first, 5.0).await.expect("near is offered first");
+    assert!(frame_for(&mut far_ws, "offer", &first, 0.3).await.is_none());
+    // The farther runner takes it from the open pool anyway, and carries it.
+    assert_eq!(app.accept(&far, &first).await.status, 200);
+    frame_for(&mut near_ws, "offer.withdrawn", &first, 3.0).await.expect("near's offer is withdrawn");
+    assert_eq!(app.pickup(&far, &first).await.status, 200);
+    assert_eq!(app.deliver(&far, &first).await.status, 200);
+    assert_eq!(app.confirm(&owner, &first).await.status, 200);
+    let reviewed = review(&app, &owner, &first, json!({"rating": 5, "tags": ["gentle"]})).await;
+    assert_eq!(reviewed.status, 201, "{}", reviewed.text);
+
+    // The farther runner hears of the review on their socket.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now()).as_secs_f64();
+        let frame = far_ws.next_within(left).await.expect("the review reaches the runner's socket");
+        if frame["type"] == "notification" && frame["data"]["event_type"] == "review.created" {
+            assert_eq!(frame["data"]["title"], "New Review");
+            break;
+        }
+    }
+    let standing = app.get(&format!("/api/v1/runners/{}/reviews", far.user_id), Some(&owner.access)).await;
+    assert_eq!((standing.body["rating"].as_f64(), standing.body["total_reviews"].as_i64()), (Some(5.0), Some(1)));
+    let profile = app.get("/api/v1/runners/me", Some(&far.access)).await;
+    assert_eq!(profile.body["data"]["total_trips"], 1);
+    assert_eq!(profile.body["data"]["rating"], 5.0);
+
+    // After: the next job goes to the five-star runner first.
+    let second = id(&book(&app, &owner, &worked_example()).await);
+    let offer = frame_for(&mut far_ws, "offer", &second, 5.0).await.expect("five stars outrank 1 km");
+    let km = offer["pickup_distance_km"].as_f64().unwrap();
+    assert!((1.4..1.6).contains(&km), "{km}");
+    assert!(frame_for(&mut near_ws, "offer", &second, 0.3).await.is_none(), "the nearer runner waits");
+}
