@@ -127,16 +127,23 @@ async fn the_rating_is_the_mean_of_the_reviews_and_the_runner_hears_and_may_answ
 }
 
 #[actix_web::test]
-async fn a_runner_reviewed_below_the_bar_can_no_longer_take_jobs() {
-    let app = spawn_app().await;
+async fn a_runner_reviewed_below_the_bar_is_skipped_by_dispatch_and_refused_on_pull() {
+    use crate::dispatch::{dispatch_app, frame_for, north, socket};
+
+    let app = dispatch_app(10_000).await;
     let owner = app.register("rl-owner@example.my", "owner").await;
-    let runner = ready_runner(&app, "rl-runner@example.my", dog_crate(), PICKUP).await;
+    let runner = ready_runner(&app, "rl-runner@example.my", dog_crate(), north(0.2)).await;
     let trips = [carried(&app, &owner, &runner, true).await, carried(&app, &owner, &runner, true).await];
     for bid in &trips {
         assert_eq!(review(&app, &owner, bid, json!({"rating": 2, "tags": ["rough"]})).await.status, 201);
     }
-    // (2 + 2) / 2 = 2.00, under the standard policy's 3.00
+    // (2 + 2) / 2 = 2.00, under the standard policy's 3.00: the nearest
+    // runner gets no offer, a farther unrated one does
+    let other = ready_runner(&app, "rl-other@example.my", dog_crate(), north(3.0)).await;
+    let (mut low_ws, mut other_ws) = (socket(&app, &runner).await, socket(&app, &other).await);
     let next = id(&book(&app, &owner, &worked_example()).await);
+    frame_for(&mut other_ws, "offer", &next, 5.0).await.expect("the runner above the bar is offered the job");
+    assert!(frame_for(&mut low_ws, "offer", &next, 0.3).await.is_none(), "the low-rated runner is skipped");
     let refused = app.accept(&runner, &next).await;
     assert_eq!(refused.status, 422, "{}", refused.text);
     assert_eq!(refused.body["error"], "runner is not eligible for this booking: rating 2.00 is below 3.00");

@@ -118,16 +118,19 @@ async fn a_scheduled_trip_nobody_takes_alarms_the_owner_and_the_admins() {
 }
 
 #[actix_web::test]
-async fn a_due_scheduled_trip_is_picked_up_by_another_node() {
+async fn a_scheduled_trip_survives_its_node_and_is_dispatched_by_a_restarted_one() {
     let node_a = dispatch_app(10_000).await;
+    let owner = node_a.register("sn-owner@example.my", "owner").await;
+    let bid = id(&book(&node_a, &owner, &scheduled(45.0 + 6.0 / 60.0)).await);
+    // The node that took the booking goes down before its time comes...
+    node_a.live.dispatcher.send(StopActor).await.unwrap();
+    // ...and a node started afterwards (knowing nothing but the database)
+    // dispatches it on time.
     let node_b = spawn_peer(&node_a).await;
     let runner = ready_runner(&node_b, "sn-runner@example.my", dog_crate(), north(0.5)).await;
     let mut ws = socket(&node_b, &runner).await;
-    let owner = node_a.register("sn-owner@example.my", "owner").await;
-    let bid = id(&book(&node_a, &owner, &scheduled(45.0 + 3.0 / 60.0)).await);
-    // The node that took the booking goes away before its time comes.
-    node_a.live.dispatcher.send(StopActor).await.unwrap();
-    let offer = frame_for(&mut ws, "offer", &bid, 10.0).await.expect("the other node dispatches it on time");
+    assert!(frame_for(&mut ws, "offer", &bid, 1.0).await.is_none(), "not before its lead time");
+    let offer = frame_for(&mut ws, "offer", &bid, 12.0).await.expect("the restarted node dispatches it on time");
     assert_eq!(offer["booking_id"], bid.as_str());
 }
 
