@@ -262,9 +262,11 @@ fn build_state(
         quality,
         pricing: Arc::new(StandardPricing),
         escrow,
+        rail: crate::payments::rail(&settings)?,
         live,
     });
     start_auto_confirm(services.clone());
+    start_payouts(services.clone());
     start_schedule_notices(services.clone());
     Ok(AppState { settings, pool, redis, keys, draining, sockets: Default::default(), clock: deps.clock, services })
 }
@@ -287,6 +289,22 @@ fn start_auto_confirm(services: Arc<Services>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(confirmed = n, "auto-confirmed delivered bookings"),
                 Err(err) => tracing::warn!(error = %err, "auto-confirm sweep failed; retrying on the next tick"),
+            }
+        }
+    });
+}
+
+/// Sends due cash-outs to the payout rail, on every node (each cash-out is
+/// leased to one node while its transfer is in flight).
+fn start_payouts(services: Arc<Services>) {
+    let every = Duration::from_millis(services.settings.payouts.interval_ms.max(10));
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = crate::services::payouts::process_due(&services, 16).await {
+                tracing::warn!(error = %err, "cash-out sweep failed; retrying on the next tick");
             }
         }
     });

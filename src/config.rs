@@ -92,6 +92,7 @@ pub struct Settings {
     pub realtime: RealtimeSettings,
     pub dispatch: DispatchSettings,
     pub payments: PaymentSettings,
+    pub payouts: PayoutSettings,
     pub log: LogSettings,
 }
 
@@ -228,6 +229,25 @@ impl DispatchSettings {
     }
 }
 
+/// Runners' cash-outs (docs/API.md#cash-out). The rail follows
+/// `payments.provider`: Stripe Connect transfers, or simulated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutSettings {
+    /// Charged on every cash-out, sen.
+    pub fee_cents: i64,
+    /// A cash-out is sent to the rail this long after it is requested.
+    pub rail_delay_secs: u64,
+    /// How often each node looks for due cash-outs.
+    pub interval_ms: u64,
+    /// Rail attempts before a cash-out is dead-lettered for an admin.
+    pub attempts: i32,
+    pub backoff_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A node's claim on a cash-out while it calls the rail.
+    pub lease_secs: u64,
+}
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSettings {
@@ -359,6 +379,12 @@ impl Settings {
         }
         if p.auto_confirm_hours.is_nan() || p.auto_confirm_hours < 0.0 {
             return Err(ConfigError::Invalid("payments.auto_confirm_hours must be 0 (off) or positive".into()));
+        }
+        let o = &self.payouts;
+        if o.fee_cents < 0 || o.attempts < 1 || o.lease_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "payouts.fee_cents must be 0 or more; payouts.attempts and lease_secs at least 1".into(),
+            ));
         }
         if self.rate_limit.window_secs == 0 {
             return Err(ConfigError::Invalid("rate_limit.window_secs must be at least 1".into()));

@@ -18,6 +18,7 @@ use super::stream;
 use crate::domain::booking::{Actor, BookingStatus};
 use crate::domain::events::{BookingFacts, CloudEvent};
 use crate::domain::identity::Role;
+use crate::domain::ledger;
 use crate::domain::payment::{self, EscrowStatus, Step};
 use crate::domain::time;
 
@@ -276,25 +277,42 @@ async fn lock(conn: &mut Conn, id: Uuid) -> Result<Payment, DbError> {
         .ok_or_else(|| DbError::not_found("payment", id))
 }
 
-/// Conditional update: lands only on the status that was read.
+/// Conditional update: lands only on the status that was read. The money
+/// movement the change makes is posted to the ledger in the same
+/// transaction.
 async fn set_status(
     conn: &mut Conn,
     p: &Payment,
     to: EscrowStatus,
     changes: PaymentChanges,
 ) -> Result<Payment, DbError> {
-    diesel::update(payments::table.filter(payments::id.eq(p.id)).filter(payments::escrow_status.eq(&p.escrow_status)))
-        .set((
-            changes,
-            payments::escrow_status.eq(to.as_str()),
-            payments::version.eq(payments::version + 1),
-            payments::updated_at.eq(Utc::now()),
-        ))
-        .returning(Payment::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| DbError::Conflict("payment was modified by another transaction".into()))
+    let moved = diesel::update(
+        payments::table.filter(payments::id.eq(p.id)).filter(payments::escrow_status.eq(&p.escrow_status)),
+    )
+    .set((
+        changes,
+        payments::escrow_status.eq(to.as_str()),
+        payments::version.eq(payments::version + 1),
+        payments::updated_at.eq(Utc::now()),
+    ))
+    .returning(Payment::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?
+    .ok_or_else(|| DbError::Conflict("payment was modified by another transaction".into()))?;
+    let facts = ledger::PaymentFacts {
+        owner_id: moved.owner_id,
+        runner_id: moved.runner_id,
+        amount_cents: moved.amount_cents,
+        platform_fee_cents: moved.platform_fee_cents,
+        runner_payout_cents: moved.runner_payout_cents,
+    };
+    if let Some(movement) = ledger::escrow_movement(p.status(), to, &facts) {
+        let refs =
+            super::ledger::Refs { payment_id: Some(moved.id), booking_id: Some(moved.booking_id), cash_out_id: None };
+        super::ledger::post(conn, &movement, refs).await?;
+    }
+    Ok(moved)
 }
 
 /// `set_status` plus its `payment.<kind>` event.

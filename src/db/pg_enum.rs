@@ -16,6 +16,7 @@ use crate::domain::eligibility::Shift;
 use crate::domain::identity::Role;
 use crate::domain::notifications::DeliveryStatus;
 use crate::domain::payment::{EscrowStatus, Step};
+use crate::domain::payout::CashOutStatus;
 use crate::domain::pet::PetStatus;
 
 macro_rules! text_enum {
@@ -46,4 +47,5 @@ text_enum! {
     DeliveryStatus => "notification status",
     PetStatus => "pet status",
     ApplicationStatus => "runner application status",
+    CashOutStatus => "cash-out status",
 }

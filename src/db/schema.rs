@@ -116,6 +116,33 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    cash_outs (id) {
+        id -> Uuid,
+        runner_id -> Uuid,
+        destination_id -> Uuid,
+        amount_cents -> Int8,
+        fee_cents -> Int8,
+        currency -> Text,
+        status -> Text,
+        rail -> Text,
+        rail_reference -> Text,
+        failure_reason -> Text,
+        attempts -> Int4,
+        last_error -> Text,
+        next_attempt_at -> Nullable<Timestamptz>,
+        lease_until -> Nullable<Timestamptz>,
+        dead_lettered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     chat_messages (id) {
         id -> Uuid,
         booking_id -> Uuid,
@@ -140,6 +167,46 @@ diesel::table! {
         scope_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    ledger_accounts (code) {
+        code -> Text,
+        kind -> Text,
+        holder_id -> Nullable<Uuid>,
+        currency -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    ledger_entries (id) {
+        id -> Int8,
+        transaction_id -> Uuid,
+        account -> Text,
+        amount_cents -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    ledger_transactions (id) {
+        id -> Uuid,
+        kind -> Text,
+        payment_id -> Nullable<Uuid>,
+        booking_id -> Nullable<Uuid>,
+        cash_out_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -283,6 +350,21 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    payout_destinations (id) {
+        id -> Uuid,
+        runner_id -> Uuid,
+        bank_name -> Text,
+        account_holder -> Text,
+        account_masked -> Text,
+        rail_account -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -536,9 +618,16 @@ diesel::joinable!(booking_dispatch -> bookings (booking_id));
 diesel::joinable!(booking_photos -> bookings (booking_id));
 diesel::joinable!(booking_photos -> users (runner_id));
 diesel::joinable!(booking_status_history -> bookings (booking_id));
+diesel::joinable!(cash_outs -> payout_destinations (destination_id));
+diesel::joinable!(cash_outs -> users (runner_id));
 diesel::joinable!(chat_messages -> bookings (booking_id));
 diesel::joinable!(chat_messages -> users (sender_id));
 diesel::joinable!(device_tokens -> users (user_id));
+diesel::joinable!(ledger_accounts -> users (holder_id));
+diesel::joinable!(ledger_entries -> ledger_accounts (account));
+diesel::joinable!(ledger_entries -> ledger_transactions (transaction_id));
+diesel::joinable!(ledger_transactions -> bookings (booking_id));
+diesel::joinable!(ledger_transactions -> payments (payment_id));
 diesel::joinable!(notification_preferences -> users (user_id));
 diesel::joinable!(notifications -> bookings (booking_id));
 diesel::joinable!(notifications -> users (user_id));
@@ -546,6 +635,7 @@ diesel::joinable!(password_reset_tokens -> users (user_id));
 diesel::joinable!(payment_dead_letters -> payments (payment_id));
 diesel::joinable!(payment_jobs -> payments (payment_id));
 diesel::joinable!(payments -> bookings (booking_id));
+diesel::joinable!(payout_destinations -> users (runner_id));
 diesel::joinable!(pet_shops -> users (owner_id));
 diesel::joinable!(pets -> users (owner_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -565,8 +655,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     booking_photos,
     booking_status_history,
     bookings,
+    cash_outs,
     chat_messages,
     device_tokens,
+    ledger_accounts,
+    ledger_entries,
+    ledger_transactions,
     notification_preferences,
     notifications,
     outbox,
@@ -574,6 +668,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_dead_letters,
     payment_jobs,
     payments,
+    payout_destinations,
     pet_shops,
     pets,
     refresh_tokens,

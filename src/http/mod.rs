@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod notifications;
 pub mod openapi;
 pub mod payments;
+pub mod payouts;
 pub mod pets;
 pub mod petshops;
 pub mod reviews;

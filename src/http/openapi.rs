@@ -14,7 +14,7 @@ use super::envelope;
     tags((name = "identity"), (name = "admin"), (name = "health"), (name = "runners"), (name = "pets",
         description = "also served on /api/v1/users/me/pets"), (name = "petshops"), (name = "bookings"),
         (name = "payments", description = "escrow: a manual-capture hold, captured on the owner's confirm, voided or refunded on cancel"),
-        (name = "chat"), (name = "reviews", description = "an owner rates the runner of a completed trip; the rating drives dispatch ranking"), (name = "runner-applications", description = "people apply to become runners; admins approve or reject"), (name = "notifications"), (name = "tracking"), (name = "realtime", description = "WebSocket upgrades; the frames are in docs/PROTOCOL.md")),
+        (name = "payouts", description = "runners' balance and cash-outs, and the double-entry ledger behind them"), (name = "chat"), (name = "reviews", description = "an owner rates the runner of a completed trip; the rating drives dispatch ranking"), (name = "runner-applications", description = "people apply to become runners; admins approve or reject"), (name = "notifications"), (name = "tracking"), (name = "realtime", description = "WebSocket upgrades; the frames are in docs/PROTOCOL.md")),
 )]
 pub struct ApiDoc;
 
@@ -80,6 +80,14 @@ pub const ROLE_GUARDED: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/runner-applications"),
     ("post", "/api/v1/admin/runner-applications/{id}/approve"),
     ("post", "/api/v1/admin/runner-applications/{id}/reject"),
+    ("get", "/api/v1/payouts/balance"),
+    ("post", "/api/v1/payouts/destinations"),
+    ("get", "/api/v1/payouts/destinations"),
+    ("post", "/api/v1/payouts/cash-out"),
+    ("get", "/api/v1/payouts/cash-outs"),
+    ("get", "/api/v1/admin/payouts/dead-letters"),
+    ("post", "/api/v1/admin/payouts/dead-letters/{id}/retry"),
+    ("get", "/api/v1/admin/ledger/check"),
 ];
 
 /// Makes the generated document say what is served, everywhere at once:

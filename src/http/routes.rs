@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 use super::tracking;
 use super::ws::upgrade;
 use super::{
-    admin, applications, bookings, chat, health, identity, notifications, openapi, payments, pets, petshops, reviews,
-    runners,
+    admin, applications, bookings, chat, health, identity, notifications, openapi, payments, payouts, pets, petshops,
+    reviews, runners,
 };
 use crate::http::routes;
 
@@ -93,6 +93,9 @@ route_list! {
     payments::dead_letters,
     payments::retry_dead_letter,
     payments::admin_stats,
+    payouts::ledger_check,
+    payouts::dead_letters,
+    payouts::retry_dead_letter,
     admin::dispatch_stats,
     applications::list,
     applications::approve,
@@ -141,6 +144,11 @@ route_list! {
     payments::by_booking,
     payments::get,
     payments::refund,
+    payouts::balance,
+    payouts::add_destination,
+    payouts::destinations,
+    payouts::cash_out,
+    payouts::cash_outs,
     chat::post,
     chat::list,
     notifications::list,

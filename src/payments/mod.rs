@@ -8,6 +8,7 @@
 //! answer is applied by a conditional update.
 
 pub mod escrow;
+pub mod rail;
 pub mod saga;
 pub mod simulated;
 pub mod stripe;
@@ -121,4 +122,12 @@ pub fn gateway(settings: &Settings) -> Result<Arc<dyn PaymentGateway>, BoxError>
             Ok(Arc::new(simulated::SimulatedGateway))
         }
     }
+}
+
+/// The payout rail that goes with the payments provider.
+pub fn rail(settings: &Settings) -> Result<Arc<dyn rail::PayoutRail>, BoxError> {
+    Ok(match settings.payments.provider {
+        PaymentProvider::Stripe => Arc::new(stripe::StripeGateway::new(&settings.payments)?),
+        PaymentProvider::Simulated => Arc::new(rail::SimulatedRail),
+    })
 }

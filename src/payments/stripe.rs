@@ -55,7 +55,7 @@ impl StripeGateway {
 
     /// Sends `request` (with `key` when it changes anything), retrying
     /// transient failures.
-    async fn send<R>(&self, request: &R, key: Option<&str>) -> Result<R::Output, GatewayError>
+    pub(super) async fn send<R>(&self, request: &R, key: Option<&str>) -> Result<R::Output, GatewayError>
     where
         R: StripeRequest + Sync,
         R::Output: miniserde::Deserialize + Send,

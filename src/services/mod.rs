@@ -9,6 +9,7 @@ pub mod bookings;
 pub mod chat;
 pub mod identity;
 pub mod payments;
+pub mod payouts;
 pub mod pets;
 pub mod realtime;
 pub mod reviews;
@@ -45,6 +46,8 @@ pub struct Services {
     pub quality: Arc<dyn QualityPolicy>,
     pub pricing: Arc<dyn PricingStrategy>,
     pub escrow: Arc<Escrow>,
+    /// Where cash-outs are paid (Stripe Connect transfers, or simulated).
+    pub rail: Arc<dyn crate::payments::rail::PayoutRail>,
     pub live: Live,
 }
 

@@ -181,12 +181,36 @@ impl Drop for TestApp {
         let database = &self._database;
         let check = !database.name.is_empty() && !std::thread::panicking();
         let left = if check { wait_for_drain(&database.url) } else { None };
+        let ledger = if check { ledger_problems(&database.url) } else { None };
         drop(self.node.server.stop(false)); // the command is sent at once
         self.node.system.stop();
         if let Some((unpublished, dead)) = left {
             panic!("the test left {unpublished} unpublished outbox event(s) and {dead} dead letter(s)");
         }
+        if let Some(problems) = ledger {
+            panic!("the test left the ledger out of balance: {problems}");
+        }
     }
+}
+
+/// The ledger reconciliation after the test (every test ends green), or
+/// what it found wrong.
+fn ledger_problems(url: &str) -> Option<String> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let mut conn = AsyncPgConnection::establish(&url).await.ok()?;
+            match kilat::db::ledger::check(&mut conn).await {
+                Ok(check) if check.ok() => None,
+                Ok(check) => Some(format!("{check:?}")),
+                Err(err) => Some(format!("the ledger check failed to run: {err}")),
+            }
+        })
+    })
+    .join()
+    .ok()
+    .flatten()
 }
 
 /// Waits up to 5 s for the outbox to drain; what is left then, if anything.

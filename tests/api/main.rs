@@ -16,6 +16,7 @@ mod helpers;
 mod identity;
 mod inbox;
 mod payments;
+mod payouts;
 mod pets;
 mod petshops;
 mod platform;

@@ -13,9 +13,9 @@ use crate::fixtures::{PICKUP, book, dog_crate, id, ready_runner, worked_example}
 use crate::helpers::{Session, TestApp, spawn_app, spawn_app_with};
 use crate::stripe_mock::{DECLINED_CARD, GOOD_CARD, SECRET_KEY, StripeMock, WEBHOOK_SECRET};
 
-const PRICE: i64 = 2960;
+pub const PRICE: i64 = 2960;
 
-async fn stripe_app() -> (TestApp, StripeMock) {
+pub async fn stripe_app() -> (TestApp, StripeMock) {
     let stripe = StripeMock::start().await;
     let url = stripe.url.clone();
     let app = spawn_app_with(move |s| {
@@ -37,7 +37,7 @@ fn initiate_body(booking_id: &str, card: Option<&str>) -> Value {
     body
 }
 
-async fn initiate(
+pub async fn initiate(
     app: &TestApp,
     owner: &Session,
     booking_id: &str,
@@ -46,7 +46,7 @@ async fn initiate(
     app.post("/api/v1/payments/initiate", Some(&owner.access), &initiate_body(booking_id, card)).await
 }
 
-async fn payment_of(app: &TestApp, who: &Session, booking_id: &str) -> Value {
+pub async fn payment_of(app: &TestApp, who: &Session, booking_id: &str) -> Value {
     let resp = app.get(&format!("/api/v1/payments/booking/{booking_id}"), Some(&who.access)).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     resp.body["data"].clone()
@@ -54,7 +54,7 @@ async fn payment_of(app: &TestApp, who: &Session, booking_id: &str) -> Value {
 
 /// Polls the booking's payment until `status` (the saga runs in the
 /// background), as the apps poll.
-async fn wait_for(app: &TestApp, who: &Session, booking_id: &str, status: &str) -> Value {
+pub async fn wait_for(app: &TestApp, who: &Session, booking_id: &str, status: &str) -> Value {
     for _ in 0..100 {
         let p = payment_of(app, who, booking_id).await;
         if p["escrow_status"] == status {
@@ -65,14 +65,14 @@ async fn wait_for(app: &TestApp, who: &Session, booking_id: &str, status: &str) 
     panic!("payment of {booking_id} never became {status}: {}", payment_of(app, who, booking_id).await);
 }
 
-async fn post_ok(app: &TestApp, path: &str, who: &Session) -> Value {
+pub async fn post_ok(app: &TestApp, path: &str, who: &Session) -> Value {
     let resp = app.post(path, Some(&who.access), &json!({})).await;
     assert_eq!(resp.status, 200, "{path}: {}", resp.text);
     resp.body["data"].clone()
 }
 
 /// A runner carries the booking to `delivered`.
-async fn carry(app: &TestApp, runner: &Session, booking_id: &str) {
+pub async fn carry(app: &TestApp, runner: &Session, booking_id: &str) {
     for step in ["accept", "pickup", "deliver"] {
         post_ok(app, &format!("/api/v1/bookings/{booking_id}/{step}"), runner).await;
     }

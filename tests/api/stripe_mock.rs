@@ -32,6 +32,8 @@ struct State {
     requests: Vec<Recorded>,
     failures: HashMap<String, VecDeque<u16>>,
     lost: HashMap<String, usize>,
+    /// (id, destination, amount) of every transfer made
+    transfers: Vec<(String, String, i64)>,
     next: u64,
 }
 
@@ -86,7 +88,37 @@ fn error(status: u16, kind: &str, code: &str, message: &str) -> (u16, Value) {
     (status, json!({"error": e}))
 }
 
+/// A connected account Stripe refuses to pay (closed).
+pub const CLOSED_ACCOUNT: &str = "acct_closed";
+
 impl State {
+    fn transfer(&mut self, form: &HashMap<String, String>) -> (u16, Value) {
+        let Some(amount) = form.get("amount").and_then(|a| a.parse::<i64>().ok()) else {
+            return error(400, "invalid_request_error", "parameter_missing", "Missing required param: amount.");
+        };
+        let destination = form.get("destination").cloned().unwrap_or_default();
+        if destination == CLOSED_ACCOUNT {
+            return error(400, "invalid_request_error", "account_invalid", "The destination account is closed.");
+        }
+        let id = self.id("tr");
+        self.transfers.push((id.clone(), destination.clone(), amount));
+        let metadata: HashMap<String, String> = form
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("metadata[").and_then(|k| k.strip_suffix(']')).map(|k| (k.to_owned(), v.clone()))
+            })
+            .collect();
+        (
+            200,
+            json!({"id": id, "object": "transfer", "amount": amount, "amount_reversed": 0, "balance_transaction": null,
+                   "created": now(), "currency": form.get("currency").cloned().unwrap_or_default(),
+                   "description": form.get("description"), "destination": destination, "destination_payment": null,
+                   "livemode": false, "metadata": metadata,
+                   "reversals": {"object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals")},
+                   "reversed": false, "source_transaction": null, "source_type": "card", "transfer_group": null}),
+        )
+    }
+
     fn id(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}_mock{:08}", self.next)
@@ -192,6 +224,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<Mutex<S
         ("POST", ["payment_intents", id, "capture"]) => ("capture", (*id).to_owned()),
         ("POST", ["payment_intents", id, "cancel"]) => ("cancel", (*id).to_owned()),
         ("POST", ["refunds"]) => ("refund", String::new()),
+        ("POST", ["transfers"]) => ("transfer", String::new()),
         _ => ("unknown", String::new()),
     };
     let form = parse_form(&body);
@@ -220,6 +253,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<Mutex<S
                         "create" => s.create(&form),
                         "retrieve" | "capture" | "cancel" => s.transition(op, &id),
                         "refund" => s.refund(&form),
+                        "transfer" => s.transfer(&form),
                         _ => error(
                             404,
                             "invalid_request_error",
@@ -280,6 +314,11 @@ impl StripeMock {
     /// their idempotency key) but their answers are lost.
     pub fn lose_answers(&self, op: &str, times: usize) {
         *self.state.lock().unwrap().lost.entry(op.to_owned()).or_default() += times;
+    }
+
+    /// (id, destination, amount) of the transfers made.
+    pub fn transfers(&self) -> Vec<(String, String, i64)> {
+        self.state.lock().unwrap().transfers.clone()
     }
 
     pub fn intents(&self) -> Vec<Value> {
