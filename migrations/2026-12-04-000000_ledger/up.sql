@@ -6,8 +6,9 @@
 CREATE TABLE ledger_accounts (
     -- 'escrow', 'platform:fees', 'owner:<uuid>:funding', 'runner:<uuid>:available', …
     code text PRIMARY KEY,
-    kind text NOT NULL CHECK (kind IN ('escrow', 'platform_fees', 'owner_funding', 'runner_available',
-                                       'runner_in_flight', 'runner_paid_out')),
+    kind text NOT NULL CHECK (kind IN ('escrow', 'platform_fees', 'platform_marketing', 'platform_subscriptions',
+                                       'owner_funding', 'owner_credit', 'runner_available', 'runner_in_flight',
+                                       'runner_paid_out')),
     holder_id uuid REFERENCES users (id),
     currency text NOT NULL DEFAULT 'MYR',
     created_at timestamptz NOT NULL DEFAULT now()

@@ -96,6 +96,8 @@ pub struct NewBooking {
     pub price_cents: i64,
     pub scheduled_at: Option<DateTime<Utc>>,
     pub notes: String,
+    /// A subscriber's discount (cents, reason), applied when it is paid.
+    pub discount: Option<(i64, String)>,
 }
 
 /// Writes `booking.<kind>` to the outbox with the status change in it
@@ -229,6 +231,9 @@ pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Resul
             }
         }
         let booking = inserted.ok_or_else(|| DbError::corrupt("no free booking number after 8 draws"))?;
+        if let Some((cents, reason)) = &new.discount {
+            super::subscriptions::record_booking_discount(conn, booking.id, *cents, reason).await?;
+        }
         write_history(conn, booking.id, None, BookingStatus::Requested, new.owner_id, "", now).await?;
         emit(
             conn,
@@ -511,6 +516,8 @@ pub async fn confirm(conn: &mut Conn, id: Uuid, owner: Option<Actor>) -> Result<
         let extra = json!({"final_price_cents": updated.final_price_cents, "currency": updated.currency});
         emit(conn, &updated.facts(), "completed", Some(status), BookingStatus::Completed, actor, now, extra).await?;
         let step_due = payments::after_booking_change(conn, updated.id, updated.status, &updated.cancel_note).await?;
+        // the owner's first completed trip pays their referral, if any
+        super::referrals::reward_on_completion(conn, updated.owner_id, updated.id).await?;
         Ok((updated, step_due))
     })
     .await

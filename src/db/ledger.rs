@@ -184,7 +184,8 @@ pub async fn check(conn: &mut Conn) -> Result<Check, DbError> {
             .await?;
             let escrow_balance_cents = balance(conn, Account::Escrow).await?;
             let held: Sum = diesel::sql_query(
-                "SELECT COALESCE(sum(amount_cents), 0)::bigint AS n FROM payments WHERE escrow_status = 'held'",
+                "SELECT COALESCE(sum(amount_cents + discount_cents + credit_cents), 0)::bigint AS n \
+                 FROM payments WHERE escrow_status = 'held'",
             )
             .get_result(conn)
             .await?;
@@ -209,4 +210,32 @@ pub async fn check(conn: &mut Conn) -> Result<Check, DbError> {
             })
         })
         .await
+}
+
+#[derive(QueryableByName)]
+struct Reserved {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The credit an owner may spend now: their credit balance less what their
+/// pending payments already count on. Locks the credit account, so two
+/// payments opened at once cannot both spend it.
+pub async fn spendable_credit(conn: &mut Conn, owner: Uuid) -> Result<i64, DbError> {
+    // most owners have no credit: no lock, no account row for them
+    if balance(conn, Account::OwnerCredit(owner)).await? <= 0 {
+        return Ok(0);
+    }
+    let balance = locked_balance(conn, Account::OwnerCredit(owner)).await?;
+    if balance <= 0 {
+        return Ok(0);
+    }
+    let reserved: Reserved = diesel::sql_query(
+        "SELECT COALESCE(sum(credit_cents), 0)::bigint AS n FROM payments \
+         WHERE owner_id = $1 AND escrow_status = 'pending'",
+    )
+    .bind::<SqlUuid, _>(owner)
+    .get_result(conn)
+    .await?;
+    Ok((balance - reserved.n).max(0))
 }

@@ -13,13 +13,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Conn;
-use super::schema::{bookings, payment_dead_letters, payment_jobs, payments, stripe_events};
+use super::schema::{booking_discounts, bookings, payment_dead_letters, payment_jobs, payments, stripe_events};
 use super::stream;
 use crate::domain::booking::{Actor, BookingStatus};
 use crate::domain::events::{BookingFacts, CloudEvent};
 use crate::domain::identity::Role;
 use crate::domain::ledger;
 use crate::domain::payment::{self, EscrowStatus, Step};
+use crate::domain::promo::room_for_discount;
 use crate::domain::time;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -50,6 +51,11 @@ pub struct Payment {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Promo and subscription discounts (paid by the platform).
+    pub discount_cents: i64,
+    /// The owner's credit spent on it.
+    pub credit_cents: i64,
+    pub promo_code: String,
 }
 
 impl Payment {
@@ -67,6 +73,8 @@ pub struct NewAttempt<'a> {
     pub customer_email: &'a str,
     pub provider: &'a str,
     pub fee_percent: i64,
+    /// Upper-cased; applied to what is left after a subscriber's discount.
+    pub promo_code: Option<&'a str>,
 }
 
 fn already_paid() -> DbError {
@@ -115,6 +123,31 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Paymen
         let attempts: i64 =
             payments::table.filter(payments::booking_id.eq(booking.id)).count().get_result(conn).await?;
         let split = payment::split(booking.estimated_price_cents, new.fee_percent);
+        // What the owner is charged: the price less a subscriber's discount
+        // (fixed on the booking), a promo, then their credit; never below
+        // the smallest charge. The platform pays the difference.
+        let price = booking.estimated_price_cents;
+        let subscriber: i64 = booking_discounts::table
+            .find(booking.id)
+            .select(booking_discounts::discount_cents)
+            .first(conn)
+            .await
+            .optional()?
+            .unwrap_or(0);
+        let subscriber = subscriber.min(room_for_discount(price));
+        let mut remaining = price - subscriber;
+        let promo = match new.promo_code {
+            Some(code) => {
+                let (promo_id, off) =
+                    super::promos::take(conn, code, booking.owner_id, remaining, room_for_discount(remaining)).await?;
+                remaining -= off;
+                Some((promo_id, off, code))
+            }
+            None => None,
+        };
+        let credit = super::ledger::spendable_credit(conn, booking.owner_id).await?.min(room_for_discount(remaining));
+        let amount = remaining - credit;
+        let discount = price - remaining;
         let inserted = diesel::insert_into(payments::table)
             .values((
                 payments::id.eq(Uuid::new_v4()),
@@ -122,7 +155,10 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Paymen
                 payments::booking_number.eq(&booking.booking_number),
                 payments::owner_id.eq(booking.owner_id),
                 payments::attempt.eq(attempts as i32 + 1),
-                payments::amount_cents.eq(booking.estimated_price_cents),
+                payments::amount_cents.eq(amount),
+                payments::discount_cents.eq(discount),
+                payments::credit_cents.eq(credit),
+                payments::promo_code.eq(promo.map(|(_, _, code)| code).unwrap_or_default()),
                 payments::platform_fee_cents.eq(split.platform_fee_cents),
                 payments::runner_payout_cents.eq(split.runner_payout_cents),
                 payments::currency.eq(&booking.currency),
@@ -132,13 +168,17 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Paymen
             .returning(Payment::as_returning())
             .get_result(conn)
             .await;
-        match inserted {
-            Ok(p) => Ok(p),
+        let payment = match inserted {
+            Ok(p) => p,
             Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                Err(already_paid())
+                return Err(already_paid());
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some((promo_id, off, _)) = promo {
+            super::promos::record_use(conn, promo_id, booking.owner_id, payment.id, off).await?;
         }
+        Ok(payment)
     })
     .await
 }
@@ -304,9 +344,14 @@ async fn set_status(
         owner_id: moved.owner_id,
         runner_id: moved.runner_id,
         amount_cents: moved.amount_cents,
+        discount_cents: moved.discount_cents,
+        credit_cents: moved.credit_cents,
         platform_fee_cents: moved.platform_fee_cents,
         runner_payout_cents: moved.runner_payout_cents,
     };
+    if matches!(to, EscrowStatus::Failed | EscrowStatus::Refunded) {
+        super::promos::release_use(conn, moved.id).await?;
+    }
     if let Some(movement) = ledger::escrow_movement(p.status(), to, &facts) {
         let refs =
             super::ledger::Refs { payment_id: Some(moved.id), booking_id: Some(moved.booking_id), cash_out_id: None };

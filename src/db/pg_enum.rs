@@ -18,6 +18,7 @@ use crate::domain::notifications::DeliveryStatus;
 use crate::domain::payment::{EscrowStatus, Step};
 use crate::domain::payout::CashOutStatus;
 use crate::domain::pet::PetStatus;
+use crate::domain::promo::DiscountType;
 
 macro_rules! text_enum {
     ($($ty:ty => $what:literal),* $(,)?) => {$(
@@ -48,4 +49,5 @@ text_enum! {
     PetStatus => "pet status",
     ApplicationStatus => "runner application status",
     CashOutStatus => "cash-out status",
+    DiscountType => "promo discount type",
 }

@@ -29,6 +29,17 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    booking_discounts (booking_id) {
+        booking_id -> Uuid,
+        discount_cents -> Int8,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     booking_dispatch (booking_id) {
         booking_id -> Uuid,
         node -> Text,
@@ -350,6 +361,9 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        discount_cents -> Int8,
+        credit_cents -> Int8,
+        promo_code -> Text,
     }
 }
 
@@ -413,6 +427,69 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    promo_uses (id) {
+        id -> Uuid,
+        promo_id -> Uuid,
+        user_id -> Uuid,
+        payment_id -> Uuid,
+        discount_cents -> Int8,
+        released_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    promos (id) {
+        id -> Uuid,
+        code -> Text,
+        discount_type -> Text,
+        discount_value -> Int8,
+        min_amount_cents -> Int8,
+        max_discount_cents -> Int8,
+        max_uses -> Int4,
+        current_uses -> Int4,
+        valid_from -> Timestamptz,
+        valid_until -> Timestamptz,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    referral_codes (user_id) {
+        user_id -> Uuid,
+        code -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
+    referrals (id) {
+        id -> Uuid,
+        referrer_id -> Uuid,
+        referee_id -> Uuid,
+        reward_amount_cents -> Int8,
+        referrer_credited -> Bool,
+        referee_credited -> Bool,
+        booking_id -> Nullable<Uuid>,
+        credited_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -550,6 +627,25 @@ diesel::table! {
     use diesel::sql_types::*;
     use postgis_diesel::sql_types::*;
 
+    subscriptions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        plan -> Text,
+        price_cents -> Int8,
+        discount_percent -> Int4,
+        started_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        status -> Text,
+        auto_renew -> Bool,
+        payment_reference -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use postgis_diesel::sql_types::*;
+
     tracking_shares (id) {
         id -> Uuid,
         booking_id -> Uuid,
@@ -614,6 +710,7 @@ diesel::table! {
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(booking_decline_reasons -> bookings (booking_id));
 diesel::joinable!(booking_decline_reasons -> users (runner_id));
+diesel::joinable!(booking_discounts -> bookings (booking_id));
 diesel::joinable!(booking_dispatch -> bookings (booking_id));
 diesel::joinable!(booking_photos -> bookings (booking_id));
 diesel::joinable!(booking_photos -> users (runner_id));
@@ -638,11 +735,18 @@ diesel::joinable!(payments -> bookings (booking_id));
 diesel::joinable!(payout_destinations -> users (runner_id));
 diesel::joinable!(pet_shops -> users (owner_id));
 diesel::joinable!(pets -> users (owner_id));
+diesel::joinable!(promo_uses -> payments (payment_id));
+diesel::joinable!(promo_uses -> promos (promo_id));
+diesel::joinable!(promo_uses -> users (user_id));
+diesel::joinable!(promos -> users (created_by));
+diesel::joinable!(referral_codes -> users (user_id));
+diesel::joinable!(referrals -> bookings (booking_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> bookings (booking_id));
 diesel::joinable!(runner_applications -> users (reviewed_by));
 diesel::joinable!(runner_crates -> runners (runner_id));
 diesel::joinable!(runners -> users (user_id));
+diesel::joinable!(subscriptions -> users (user_id));
 diesel::joinable!(tracking_shares -> bookings (booking_id));
 diesel::joinable!(trip_tracks -> bookings (booking_id));
 diesel::joinable!(trip_tracks -> users (runner_id));
@@ -651,6 +755,7 @@ diesel::joinable!(trip_waypoints -> trip_tracks (track_id));
 diesel::allow_tables_to_appear_in_same_query!(
     auth_sessions,
     booking_decline_reasons,
+    booking_discounts,
     booking_dispatch,
     booking_photos,
     booking_status_history,
@@ -671,6 +776,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_destinations,
     pet_shops,
     pets,
+    promo_uses,
+    promos,
+    referral_codes,
+    referrals,
     refresh_tokens,
     reviews,
     runner_application_counters,
@@ -678,6 +787,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     runner_crates,
     runners,
     stripe_events,
+    subscriptions,
     tracking_shares,
     trip_tracks,
     trip_waypoints,

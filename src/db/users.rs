@@ -84,6 +84,19 @@ pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> Result<User, DbError> 
         })
 }
 
+/// A new user and, in the same transaction, who referred them.
+pub async fn insert_referred(conn: &mut Conn, new: NewUser<'_>, referrer: Option<Uuid>) -> Result<User, DbError> {
+    use diesel_async::AsyncConnection;
+    conn.transaction::<User, DbError, _>(async |conn| {
+        let user = insert(conn, new).await?;
+        if let Some(referrer) = referrer {
+            super::referrals::record(conn, referrer, user.id).await?;
+        }
+        Ok(user)
+    })
+    .await
+}
+
 pub async fn find(conn: &mut Conn, id: Uuid) -> Result<Option<User>, DbError> {
     Ok(users::table.find(id).select(User::as_select()).first(conn).await.optional()?)
 }

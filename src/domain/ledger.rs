@@ -15,8 +15,15 @@ pub enum Account {
     Escrow,
     /// The platform's share of released bookings, and cash-out fees.
     PlatformFees,
+    /// What the platform gives away: promo and subscription discounts,
+    /// referral rewards.
+    PlatformMarketing,
+    /// Subscription fees received.
+    PlatformSubscriptions,
     /// What an owner paid in (negative) and got back.
     OwnerFunding(Uuid),
+    /// Credit an owner may spend on their next payments (referral rewards).
+    OwnerCredit(Uuid),
     /// What a runner earned and may cash out.
     RunnerAvailable(Uuid),
     /// A runner's cash-outs on their way to the bank.
@@ -30,7 +37,10 @@ impl Account {
         match self {
             Account::Escrow => "escrow".into(),
             Account::PlatformFees => "platform:fees".into(),
+            Account::PlatformMarketing => "platform:marketing".into(),
+            Account::PlatformSubscriptions => "platform:subscriptions".into(),
             Account::OwnerFunding(id) => format!("owner:{id}:funding"),
+            Account::OwnerCredit(id) => format!("owner:{id}:credit"),
             Account::RunnerAvailable(id) => format!("runner:{id}:available"),
             Account::RunnerInFlight(id) => format!("runner:{id}:in_flight"),
             Account::RunnerPaidOut(id) => format!("runner:{id}:paid_out"),
@@ -41,7 +51,10 @@ impl Account {
         match self {
             Account::Escrow => "escrow",
             Account::PlatformFees => "platform_fees",
+            Account::PlatformMarketing => "platform_marketing",
+            Account::PlatformSubscriptions => "platform_subscriptions",
             Account::OwnerFunding(_) => "owner_funding",
+            Account::OwnerCredit(_) => "owner_credit",
             Account::RunnerAvailable(_) => "runner_available",
             Account::RunnerInFlight(_) => "runner_in_flight",
             Account::RunnerPaidOut(_) => "runner_paid_out",
@@ -51,8 +64,11 @@ impl Account {
     /// The user the account belongs to, if any.
     pub fn holder(&self) -> Option<Uuid> {
         match self {
-            Account::Escrow | Account::PlatformFees => None,
+            Account::Escrow | Account::PlatformFees | Account::PlatformMarketing | Account::PlatformSubscriptions => {
+                None
+            }
             Account::OwnerFunding(id)
+            | Account::OwnerCredit(id)
             | Account::RunnerAvailable(id)
             | Account::RunnerInFlight(id)
             | Account::RunnerPaidOut(id) => Some(*id),
@@ -89,56 +105,92 @@ impl Movement {
     }
 }
 
-/// What the ledger needs to know of a payment.
+/// What the ledger needs to know of a payment. The booking's price is
+/// `amount` (charged to the card) + `discount` (promo and subscription,
+/// paid by the platform's marketing) + `credit` (the owner's credit), and
+/// it is what the runner's payout and the platform's fee split.
 #[derive(Debug, Clone, Copy)]
 pub struct PaymentFacts {
     pub owner_id: Uuid,
     pub runner_id: Option<Uuid>,
     pub amount_cents: i64,
+    pub discount_cents: i64,
+    pub credit_cents: i64,
     pub platform_fee_cents: i64,
     pub runner_payout_cents: i64,
 }
 
+impl PaymentFacts {
+    pub fn price_cents(&self) -> i64 {
+        self.amount_cents + self.discount_cents + self.credit_cents
+    }
+
+    /// Where the price came from, signed as it leaves (−1) or returns (+1).
+    fn sources(&self, sign: i64) -> Vec<Leg> {
+        vec![
+            leg(Account::OwnerFunding(self.owner_id), sign * self.amount_cents),
+            leg(Account::PlatformMarketing, sign * self.discount_cents),
+            leg(Account::OwnerCredit(self.owner_id), sign * self.credit_cents),
+        ]
+    }
+}
+
 /// The movement an escrow status change makes, if any:
-/// - held: owner → escrow;
+/// - held: the price into escrow, from the owner's card, the platform's
+///   marketing (discounts) and the owner's credit;
 /// - released (captured): escrow → runner (payout) + platform (fee);
-/// - given back from held (void, refund, or a failure after the hold): escrow → owner;
-/// - refunded after release: runner and platform → owner.
+/// - given back from held (void, refund, or a failure after the hold):
+///   escrow → back where it came from;
+/// - refunded after release: runner and platform → back where it came from.
 pub fn escrow_movement(from: EscrowStatus, to: EscrowStatus, p: &PaymentFacts) -> Option<Movement> {
     use EscrowStatus::*;
-    let owner = Account::OwnerFunding(p.owner_id);
+    let price = p.price_cents();
     match (from, to) {
         (Pending, Held) => {
-            Some(Movement::new("escrow_held", vec![leg(owner, -p.amount_cents), leg(Account::Escrow, p.amount_cents)]))
+            let mut legs = p.sources(-1);
+            legs.push(leg(Account::Escrow, price));
+            Some(Movement::new("escrow_held", legs))
         }
         (Held, Released) => {
             let runner = Account::RunnerAvailable(p.runner_id?);
             Some(Movement::new(
                 "escrow_released",
                 vec![
-                    leg(Account::Escrow, -p.amount_cents),
+                    leg(Account::Escrow, -price),
                     leg(runner, p.runner_payout_cents),
                     leg(Account::PlatformFees, p.platform_fee_cents),
                 ],
             ))
         }
-        (Held, Refunded | Failed) => Some(Movement::new(
-            "escrow_returned",
-            vec![leg(Account::Escrow, -p.amount_cents), leg(owner, p.amount_cents)],
-        )),
+        (Held, Refunded | Failed) => {
+            let mut legs = p.sources(1);
+            legs.push(leg(Account::Escrow, -price));
+            Some(Movement::new("escrow_returned", legs))
+        }
         (Released, Refunded) => {
             let runner = Account::RunnerAvailable(p.runner_id?);
-            Some(Movement::new(
-                "released_refunded",
-                vec![
-                    leg(runner, -p.runner_payout_cents),
-                    leg(Account::PlatformFees, -p.platform_fee_cents),
-                    leg(owner, p.amount_cents),
-                ],
-            ))
+            let mut legs = p.sources(1);
+            legs.extend([leg(runner, -p.runner_payout_cents), leg(Account::PlatformFees, -p.platform_fee_cents)]);
+            Some(Movement::new("released_refunded", legs))
         }
         _ => None,
     }
+}
+
+/// A subscription paid for: the owner's card → the platform.
+pub fn subscription_charged(owner: Uuid, price_cents: i64) -> Movement {
+    Movement::new(
+        "subscription_charged",
+        vec![leg(Account::OwnerFunding(owner), -price_cents), leg(Account::PlatformSubscriptions, price_cents)],
+    )
+}
+
+/// A referral reward: the platform's marketing → the user's credit.
+pub fn referral_reward(user: Uuid, amount_cents: i64) -> Movement {
+    Movement::new(
+        "referral_reward",
+        vec![leg(Account::PlatformMarketing, -amount_cents), leg(Account::OwnerCredit(user), amount_cents)],
+    )
 }
 
 /// A cash-out requested: the amount leaves what the runner may spend for
@@ -182,7 +234,9 @@ mod tests {
         PaymentFacts {
             owner_id: Uuid::from_u128(1),
             runner_id: Some(Uuid::from_u128(2)),
-            amount_cents: 2960,
+            amount_cents: 2460,
+            discount_cents: 300,
+            credit_cents: 200,
             platform_fee_cents: 444,
             runner_payout_cents: 2516,
         }
@@ -198,6 +252,10 @@ mod tests {
         }
         assert!(escrow_movement(Pending, Failed, &p).is_none(), "nothing was held");
         assert!(escrow_movement(Pending, Refunded, &p).is_none(), "a void before the hold moves nothing");
+        let held = escrow_movement(Pending, Held, &p).unwrap();
+        assert!(held.legs.contains(&leg(Account::Escrow, 2960)), "the whole price is held: {held:?}");
+        assert!(held.legs.contains(&leg(Account::PlatformMarketing, -300)));
+        assert!(held.legs.contains(&leg(Account::OwnerCredit(Uuid::from_u128(1)), -200)));
         let released = escrow_movement(Held, Released, &p).unwrap();
         assert!(released.legs.contains(&leg(Account::RunnerAvailable(Uuid::from_u128(2)), 2516)));
         assert!(released.legs.contains(&leg(Account::PlatformFees, 444)));

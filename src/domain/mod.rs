@@ -61,6 +61,7 @@ pub mod payment;
 pub mod payout;
 pub mod pet;
 pub mod pricing;
+pub mod promo;
 pub mod review;
 pub mod schedule;
 pub mod time;

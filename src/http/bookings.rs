@@ -124,7 +124,7 @@ fn actor(user: &AuthUser) -> Actor {
 }
 
 #[utoipa::path(post, path = "/api/v1/bookings", tag = "bookings", security(("bearer" = [])), request_body = CreateBookingRequest,
-    responses((status = 201, description = "status requested, price computed server-side", body = Envelope<BookingDto>),
+    responses((status = 201, description = "status requested, price computed server-side", body = Envelope<CreatedBookingDto>),
               (status = 400, description = "validation, pricing or vaccination error", body = ErrorBody),
               (status = 403, body = RawError)))]
 pub async fn create(
@@ -133,8 +133,21 @@ pub async fn create(
     body: web::Json<CreateBookingRequest>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
-    let booking = service::create(&state.services, actor(&user), body.into_inner().into()).await?;
-    Ok(envelope::created(BookingDto::from(booking)))
+    let (booking, discount) = service::create(&state.services, actor(&user), body.into_inner().into()).await?;
+    let (discount_cents, discount_reason) = discount.unwrap_or_default();
+    Ok(envelope::created(CreatedBookingDto { booking: BookingDto::from(booking), discount_cents, discount_reason }))
+}
+
+/// A new booking: the BookingDTO plus a subscriber's discount.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedBookingDto {
+    #[serde(flatten)]
+    pub booking: BookingDto,
+    /// ours: taken off estimated_price_cents when the booking is paid (an
+    /// active subscription); 0 without one
+    pub discount_cents: i64,
+    /// ours: why, e.g. "premium subscription: 15% off"; "" without one
+    pub discount_reason: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,6 +160,10 @@ pub struct QuoteDto {
     pub crate_requirement: CrateRequirement,
     pub platform_fee_cents: i64,
     pub runner_payout_cents: i64,
+    /// ours: a subscriber's discount, taken off when the booking is paid
+    pub discount_cents: i64,
+    /// ours: why; "" without one
+    pub discount_reason: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/bookings/quote", tag = "bookings", security(("bearer" = [])),
@@ -159,8 +176,9 @@ pub async fn quote(
     body: web::Json<CreateBookingRequest>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Owner)?;
-    let priced = service::price(&state.services, user.id, body.into_inner().into())?;
+    let priced = service::quote(&state.services, actor(&user), body.into_inner().into()).await?;
     let total = priced.breakdown.total_cents;
+    let (discount_cents, discount_reason) = priced.booking.discount.clone().unwrap_or_default();
     let fee = platform_fee_cents(total, state.settings.marketplace.platform_fee_percent);
     Ok(envelope::ok(QuoteDto {
         estimated_price_cents: total,
@@ -170,6 +188,8 @@ pub async fn quote(
         crate_requirement: priced.booking.requirement,
         platform_fee_cents: fee,
         runner_payout_cents: total - fee,
+        discount_cents,
+        discount_reason,
     }))
 }
 

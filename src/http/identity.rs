@@ -66,6 +66,9 @@ pub struct RegisterRequest {
     pub password: Option<String>,
     /// owner | runner | shop
     pub role: Option<String>,
+    /// optional: a friend's `REF-…` code; both get credit when this
+    /// account's first booking completes
+    pub referral_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,7 +117,14 @@ impl From<Signed> for AuthResponse {
     ))]
 pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, AppError> {
     let b = body.into_inner();
-    let input = SignUp { email: b.email, phone: b.phone, full_name: b.full_name, password: b.password, role: b.role };
+    let input = SignUp {
+        email: b.email,
+        phone: b.phone,
+        full_name: b.full_name,
+        password: b.password,
+        role: b.role,
+        referral_code: b.referral_code,
+    };
     Ok(envelope::created(AuthResponse::from(service::register(&state.services, input).await?)))
 }
 

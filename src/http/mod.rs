@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod identity;
 pub mod middleware;
+pub mod money;
 pub mod notifications;
 pub mod openapi;
 pub mod payments;

@@ -14,7 +14,7 @@ use super::envelope;
     tags((name = "identity"), (name = "admin"), (name = "health"), (name = "runners"), (name = "pets",
         description = "also served on /api/v1/users/me/pets"), (name = "petshops"), (name = "bookings"),
         (name = "payments", description = "escrow: a manual-capture hold, captured on the owner's confirm, voided or refunded on cancel"),
-        (name = "payouts", description = "runners' balance and cash-outs, and the double-entry ledger behind them"), (name = "chat"), (name = "reviews", description = "an owner rates the runner of a completed trip; the rating drives dispatch ranking"), (name = "runner-applications", description = "people apply to become runners; admins approve or reject"), (name = "notifications"), (name = "tracking"), (name = "realtime", description = "WebSocket upgrades; the frames are in docs/PROTOCOL.md")),
+        (name = "payouts", description = "runners' balance and cash-outs, and the double-entry ledger behind them"), (name = "promos", description = "discount codes, applied when a booking is paid"), (name = "subscriptions", description = "plans whose discount applies to every booking while in force"), (name = "referrals", description = "a friend's code at sign-up; both get credit when the friend's first booking completes"), (name = "chat"), (name = "reviews", description = "an owner rates the runner of a completed trip; the rating drives dispatch ranking"), (name = "runner-applications", description = "people apply to become runners; admins approve or reject"), (name = "notifications"), (name = "tracking"), (name = "realtime", description = "WebSocket upgrades; the frames are in docs/PROTOCOL.md")),
 )]
 pub struct ApiDoc;
 
@@ -88,6 +88,8 @@ pub const ROLE_GUARDED: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/payouts/dead-letters"),
     ("post", "/api/v1/admin/payouts/dead-letters/{id}/retry"),
     ("get", "/api/v1/admin/ledger/check"),
+    ("post", "/api/v1/promos"),
+    ("get", "/api/v1/admin/promos"),
 ];
 
 /// Makes the generated document say what is served, everywhere at once:

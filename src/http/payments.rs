@@ -64,6 +64,13 @@ pub struct PaymentDto {
     #[serde(serialize_with = "time::serialize")]
     #[schema(value_type = String)]
     pub updated_at: DateTime<Utc>,
+    /// ours: promo and subscription discounts (the platform pays them);
+    /// amount + discount + credit = the booking's price
+    pub discount_cents: i64,
+    /// ours: the owner's credit spent (referral rewards)
+    pub credit_cents: i64,
+    /// ours: the promo applied, "" if none
+    pub promo_code: String,
 }
 
 impl From<Payment> for PaymentDto {
@@ -89,6 +96,9 @@ impl From<Payment> for PaymentDto {
             version: p.version,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            discount_cents: p.discount_cents,
+            credit_cents: p.credit_cents,
+            promo_code: p.promo_code,
         }
     }
 }
@@ -114,6 +124,8 @@ pub struct InitiatePayment {
     pub customer_email: Option<String>,
     /// optional provider payment-method id (`pm_…`): confirms the hold at once
     pub payment_method: Option<String>,
+    /// optional promo code (any case): the hold is the price less its discount
+    pub promo_code: Option<String>,
 }
 
 fn parse_initiate(body: InitiatePayment) -> Result<InitiateRequest, ValidationError> {
@@ -134,7 +146,11 @@ fn parse_initiate(body: InitiatePayment) -> Result<InitiateRequest, ValidationEr
     {
         return Err(ValidationError::new("payment_method must be a provider payment method id (pm_…)"));
     }
+    let promo_code = optional_text(body.promo_code, "promo_code", 64)?
+        .map(|c| crate::domain::promo::normalise_code(&c))
+        .filter(|c| !c.is_empty());
     Ok(InitiateRequest {
+        promo_code,
         booking_id,
         amount_cents,
         currency: currency.to_ascii_uppercase(),
@@ -383,6 +399,7 @@ mod tests {
             currency: Some("myr".into()),
             customer_email: Some(email.into()),
             payment_method: None,
+            promo_code: None,
         }
     }
 

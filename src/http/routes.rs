@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 use super::tracking;
 use super::ws::upgrade;
 use super::{
-    admin, applications, bookings, chat, health, identity, notifications, openapi, payments, payouts, pets, petshops,
-    reviews, runners,
+    admin, applications, bookings, chat, health, identity, money, notifications, openapi, payments, payouts, pets,
+    petshops, reviews, runners,
 };
 use crate::http::routes;
 
@@ -144,6 +144,16 @@ route_list! {
     payments::by_booking,
     payments::get,
     payments::refund,
+    money::create_promo,
+    money::validate_promo,
+    money::active_promos,
+    money::admin_promos,
+    money::plans,
+    money::subscribe,
+    money::my_subscription,
+    money::cancel_subscription,
+    money::my_referrals,
+    money::referral_code,
     payouts::balance,
     payouts::add_destination,
     payouts::destinations,

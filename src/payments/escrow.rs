@@ -29,6 +29,8 @@ pub struct InitiateRequest {
     pub currency: String,
     pub customer_email: String,
     pub payment_method: Option<String>,
+    /// A promo code (upper-cased), applied to this payment.
+    pub promo_code: Option<String>,
 }
 
 pub struct Initiated {
@@ -71,6 +73,7 @@ impl Escrow {
                     customer_email: &req.customer_email,
                     provider: self.gateway.name(),
                     fee_percent: self.fee_percent,
+                    promo_code: req.promo_code.as_deref(),
                 },
             )
             .await?

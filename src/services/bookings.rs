@@ -81,6 +81,7 @@ fn priced(
             price_cents: breakdown.total_cents,
             scheduled_at,
             notes,
+            discount: None,
         },
         distance_km,
         breakdown,
@@ -106,9 +107,35 @@ async fn store(s: &Services, priced: Priced) -> Result<Booking, AppError> {
     Ok(booking)
 }
 
-pub async fn create(s: &Services, owner: Actor, input: BookingInput) -> Result<Booking, AppError> {
-    let priced = price(s, owner.id, input)?;
-    store(s, priced).await
+/// A subscriber's discount on a booking of `price_cents`: (cents, reason).
+async fn subscriber_discount(s: &Services, owner: Uuid, price_cents: i64) -> Result<Option<(i64, String)>, AppError> {
+    let live = {
+        let mut conn = s.pool.get().await?;
+        crate::db::subscriptions::live(&mut conn, owner).await?
+    };
+    Ok(live.and_then(|sub| {
+        let cents = crate::domain::promo::subscription_discount(price_cents, sub.discount_percent as i64);
+        (cents > 0).then(|| (cents, format!("{} subscription: {}% off", sub.plan, sub.discount_percent)))
+    }))
+}
+
+/// The price a create would give, with a subscriber's discount (nothing stored).
+pub async fn quote(s: &Services, owner: Actor, input: BookingInput) -> Result<Priced, AppError> {
+    let mut priced = price(s, owner.id, input)?;
+    priced.booking.discount = subscriber_discount(s, owner.id, priced.booking.price_cents).await?;
+    Ok(priced)
+}
+
+/// Creates a booking; a subscriber's discount is fixed on it (taken off
+/// when it is paid). Returns the booking and that discount.
+pub async fn create(
+    s: &Services,
+    owner: Actor,
+    input: BookingInput,
+) -> Result<(Booking, Option<(i64, String)>), AppError> {
+    let priced = quote(s, owner, input).await?;
+    let discount = priced.booking.discount.clone();
+    Ok((store(s, priced).await?, discount))
 }
 
 /// A new booking like `id`: same pet, addresses and notes, no schedule,
@@ -127,7 +154,8 @@ pub async fn rebook(s: &Services, owner: Actor, id: Uuid) -> Result<Booking, App
         check_validity(v, now)?;
     }
     let addresses = original.addresses()?;
-    let priced = priced(s, owner.id, pet, addresses, None, original.notes.clone())?;
+    let mut priced = priced(s, owner.id, pet, addresses, None, original.notes.clone())?;
+    priced.booking.discount = subscriber_discount(s, owner.id, priced.booking.price_cents).await?;
     store(s, priced).await
 }
 

@@ -29,6 +29,7 @@ pub struct SignUp {
     pub full_name: Option<String>,
     pub password: Option<String>,
     pub role: Option<String>,
+    pub referral_code: Option<String>,
 }
 
 fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ValidationError> {
@@ -83,11 +84,24 @@ pub async fn register(s: &Services, input: SignUp) -> Result<Signed, AppError> {
     if role == Role::Runner {
         super::applications::check_runner_signup(s, email.as_str()).await?;
     }
+    let referrer = match input.referral_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => {
+            let mut conn = s.pool.get().await?;
+            let code = code.to_uppercase();
+            Some(
+                crate::db::referrals::owner_of(&mut conn, &code)
+                    .await?
+                    .ok_or_else(|| ValidationError::new("referral code not found"))?,
+            )
+        }
+        None => None,
+    };
     let password_hash = hash_password(s, password).await?;
     let mut conn = s.pool.get().await?;
-    let user = users::insert(
+    let user = users::insert_referred(
         &mut conn,
         NewUser { email: &email, phone: &phone, password_hash: &password_hash, full_name: &full_name, role },
+        referrer,
     )
     .await?;
     tracing::info!(user_id = %user.id, role = %role, "user registered");

@@ -8,6 +8,7 @@ pub mod applications;
 pub mod bookings;
 pub mod chat;
 pub mod identity;
+pub mod money;
 pub mod payments;
 pub mod payouts;
 pub mod pets;
