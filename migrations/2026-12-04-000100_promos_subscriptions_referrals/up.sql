@@ -38,6 +38,10 @@ ALTER TABLE payments
     ADD COLUMN discount_cents bigint NOT NULL DEFAULT 0 CHECK (discount_cents >= 0),
     ADD COLUMN credit_cents bigint NOT NULL DEFAULT 0 CHECK (credit_cents >= 0),
     ADD COLUMN promo_code text NOT NULL DEFAULT '';
+-- the fee and the payout still split the whole price
+ALTER TABLE payments DROP CONSTRAINT payments_check,
+    ADD CONSTRAINT payments_split_check
+        CHECK (platform_fee_cents + runner_payout_cents = amount_cents + discount_cents + credit_cents);
 
 -- a subscriber's discount, fixed when the booking is priced (a table of its
 -- own: bookings has as many columns as diesel's default build allows)

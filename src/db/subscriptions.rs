@@ -87,6 +87,16 @@ pub async fn start(conn: &mut Conn, user: Uuid, plan: &Plan, reference: &str) ->
             .get_result(conn)
             .await?;
         ledger::post(conn, &subscription_charged(user, plan.price_cents), Refs::default()).await?;
+        let body = format!(
+            "{} for 30 days: {}% off every trip until {}",
+            plan.plan,
+            plan.discount_percent,
+            row.expires_at.format("%-d %b %Y")
+        );
+        let metadata =
+            serde_json::json!({"subscription_id": row.id, "plan": plan.plan, "price_cents": plan.price_cents});
+        super::notifications::create(conn, user, None, "subscription.started", "Subscription Active", &body, metadata)
+            .await?;
         Ok(row)
     })
     .await

@@ -179,6 +179,15 @@ pub fn room_for_discount(remaining: i64) -> i64 {
     (remaining - MIN_CHARGE_CENTS).max(0)
 }
 
+/// A referral code as typed, in its stored form (`REF-` + lower-case hex).
+pub fn normalise_referral_code(raw: &str) -> String {
+    let raw = raw.trim();
+    match raw.get(..4) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("REF-") => format!("REF-{}", raw[4..].to_ascii_lowercase()),
+        _ => raw.to_owned(),
+    }
+}
+
 /// `REF-` + 8 hex characters.
 pub fn new_referral_code() -> String {
     format!("REF-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
@@ -225,5 +234,6 @@ mod tests {
         assert!(plan("gold").is_err());
         let code = new_referral_code();
         assert!(code.starts_with("REF-") && code.len() == 12, "{code}");
+        assert_eq!(normalise_referral_code(&format!(" {} ", code.to_uppercase())), code);
     }
 }

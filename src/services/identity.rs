@@ -87,7 +87,7 @@ pub async fn register(s: &Services, input: SignUp) -> Result<Signed, AppError> {
     let referrer = match input.referral_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(code) => {
             let mut conn = s.pool.get().await?;
-            let code = code.to_uppercase();
+            let code = crate::domain::promo::normalise_referral_code(code);
             Some(
                 crate::db::referrals::owner_of(&mut conn, &code)
                     .await?

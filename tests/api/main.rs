@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod identity;
 mod inbox;
+mod money;
 mod payments;
 mod payouts;
 mod pets;
