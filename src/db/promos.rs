@@ -143,6 +143,10 @@ pub async fn take(
         .await?
         .map_err(|refusal| DbError::Refused(Refusal::Mismatch(refusal.message())))?;
     let discount = discount.min(room);
+    if discount <= 0 {
+        // nothing to take off (the charge is already at its minimum): no use spent
+        return Err(DbError::Refused(Refusal::Mismatch("promo code gives no discount on this amount".into())));
+    }
     diesel::update(promos::table.find(promo.id))
         .set(promos::current_uses.eq(promos::current_uses + 1))
         .execute(conn)
@@ -163,7 +167,7 @@ pub async fn record_use(
             promo_uses::promo_id.eq(promo),
             promo_uses::user_id.eq(user),
             promo_uses::payment_id.eq(payment),
-            promo_uses::discount_cents.eq(discount_cents.max(1)),
+            promo_uses::discount_cents.eq(discount_cents),
         ))
         .execute(conn)
         .await;
