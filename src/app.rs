@@ -114,8 +114,14 @@ impl Application {
                 .app_data(extract::path_config())
                 .app_data(web::PayloadConfig::new(json_limit))
                 .configure(http::routes::configure)
+                // Swagger UI's files from the binary (vendored), reading our document
+                .service(
+                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::new(["/api/v1/openapi.json"])),
+                )
                 .default_service(web::to(http::not_found))
                 .wrap(from_fn(middleware::rate_limit))
+                .wrap(from_fn(middleware::observe))
                 .wrap(Compress::default())
                 .wrap(middleware::security_headers())
                 .wrap(middleware::cors(&app_settings))
@@ -184,10 +190,11 @@ fn start_actors(
     push: Arc<dyn PushSender>,
     quality: Arc<dyn eligibility::QualityPolicy>,
     escrow: Arc<Escrow>,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<Live, BoxError> {
     let rt = &settings.realtime;
     let client = crate::db::redis::client(&settings.redis.url)?;
-    let bus = Bus::new(client, redis.connection()).start();
+    let bus = Bus::new(client, redis.connection(), metrics.bus.clone()).start();
     let writer = LocationWriter::new(pool.clone(), Duration::from_millis(rt.location_flush_ms)).start();
     let prefix = settings.redis.key_prefix.clone();
     let relay =
@@ -221,9 +228,10 @@ fn start_actors(
             completion_weight_km: d.completion_weight_km,
         }),
         fee_percent: settings.marketplace.platform_fee_percent,
+        metrics: metrics.dispatch.clone(),
     })
     .start();
-    let saga = PaymentSaga::new(escrow).start();
+    let saga = PaymentSaga::new(escrow, metrics.saga.clone()).start();
     Ok(Live { dispatcher, dispatch_node, bus, registry, relay, writer, saga, settings: settings.clone() })
 }
 
@@ -245,7 +253,8 @@ fn build_state(
         fee_percent: settings.marketplace.platform_fee_percent,
     });
     let settings = Arc::new(settings);
-    let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone(), escrow.clone())?;
+    let metrics = crate::metrics::Metrics::new()?;
+    let live = start_actors(&settings, &pool, &redis, deps.push.clone(), quality.clone(), escrow.clone(), &metrics)?;
     let keys = TokenKeys::new(&settings.auth);
     let passwords = Passwords::new(&settings.auth)?;
     let hash_threads = match settings.auth.password_hash_concurrency {
@@ -268,7 +277,17 @@ fn build_state(
     start_auto_confirm(services.clone());
     start_payouts(services.clone());
     start_schedule_notices(services.clone());
-    Ok(AppState { settings, pool, redis, keys, draining, sockets: Default::default(), clock: deps.clock, services })
+    Ok(AppState {
+        settings,
+        pool,
+        redis,
+        keys,
+        draining,
+        sockets: Default::default(),
+        clock: deps.clock,
+        services,
+        metrics,
+    })
 }
 
 /// Confirms, every ten saga intervals, the deliveries their owners never

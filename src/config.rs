@@ -93,7 +93,15 @@ pub struct Settings {
     pub dispatch: DispatchSettings,
     pub payments: PaymentSettings,
     pub payouts: PayoutSettings,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
+}
+
+/// `/metrics` on the main port (never rate-limited).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
 }
 
 fn default_environment() -> Environment {

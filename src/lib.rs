@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod mailer;
+pub mod metrics;
 pub mod payments;
 pub mod push;
 pub mod services;

@@ -72,6 +72,9 @@ pub struct Bus {
     hellos: u64,
     delivered_local: u64,
     skipped_remote: u64,
+    metrics: crate::metrics::BusMetrics,
+    /// A subscriber connection existed before (the next one is a reconnect).
+    ever_connected: bool,
 }
 
 /// Splits `@<node>|body` into (origin, body); a payload without the
@@ -86,7 +89,7 @@ fn split_origin(payload: &str) -> (Option<&str>, &str) {
 }
 
 impl Bus {
-    pub fn new(client: Client, publisher: ConnectionManager) -> Self {
+    pub fn new(client: Client, publisher: ConnectionManager, metrics: crate::metrics::BusMetrics) -> Self {
         Self {
             client,
             publisher,
@@ -103,6 +106,8 @@ impl Bus {
             hellos: 0,
             delivered_local: 0,
             skipped_remote: 0,
+            metrics,
+            ever_connected: false,
         }
     }
 
@@ -128,6 +133,7 @@ impl Bus {
     fn enqueue(&mut self, channel: String, body: &str, ctx: &mut Context<Self>) {
         if self.queued.len() >= MAX_QUEUED_PUBLISHES {
             self.dropped_publishes += 1;
+            self.metrics.dropped.inc();
             if self.dropped_publishes.is_power_of_two() {
                 tracing::warn!(dropped = self.dropped_publishes, "publish queue full; dropping");
             }
@@ -135,6 +141,7 @@ impl Bus {
         }
         let payload = format!("{}{body}", self.origin);
         self.queued.push_back(Outgoing::Publish(Publish { channel, payload }));
+        self.metrics.queue_depth.set(self.queued.len() as i64);
         self.pump_publishes(ctx);
     }
 
@@ -179,13 +186,18 @@ impl Bus {
             writes.push(write);
         }
         self.publishing = true;
+        self.metrics.queue_depth.set(self.queued.len() as i64);
+        let out = published.iter().filter(|p| p.is_some()).count() as u64;
         let hellos = self.hellos;
         let mut conn = self.publisher.clone();
         let send = async move { write_batch(&mut conn, writes).await };
         ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
             act.publishing = false;
             match result {
-                Ok(receivers) => act.learn_listeners(published, receivers, hellos),
+                Ok(receivers) => {
+                    act.metrics.messages.with_label_values(&["out"]).inc_by(out);
+                    act.learn_listeners(published, receivers, hellos)
+                }
                 Err(err) => tracing::warn!(error = %err, lost = take, "PUBLISH pipeline failed"),
             }
             act.pump_publishes(ctx);
@@ -221,6 +233,10 @@ impl Bus {
             match result {
                 Ok(Ok(pubsub)) => {
                     let (sink, stream) = pubsub.split();
+                    if act.ever_connected {
+                        act.metrics.reconnects.inc();
+                    }
+                    act.ever_connected = true;
                     act.failures = 0;
                     act.confirmed.clear();
                     act.quiet.clear();
@@ -285,6 +301,7 @@ impl Actor for Bus {
 
 impl StreamHandler<Msg> for Bus {
     fn handle(&mut self, msg: Msg, _ctx: &mut Self::Context) {
+        self.metrics.messages.with_label_values(&["in"]).inc();
         let channel = msg.get_channel_name();
         let Some(subscribers) = self.subs.get(channel) else {
             return;
@@ -403,6 +420,7 @@ impl Bus {
     fn queue_write(&mut self, write: Outgoing, ctx: &mut Context<Self>) {
         if self.queued.len() < MAX_QUEUED_PUBLISHES {
             self.queued.push_back(write);
+            self.metrics.queue_depth.set(self.queued.len() as i64);
             self.pump_publishes(ctx);
         }
     }

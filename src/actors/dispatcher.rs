@@ -50,6 +50,8 @@ pub struct DispatchDeps {
     pub quality: Arc<dyn QualityPolicy>,
     pub ranking: Arc<dyn RankingPolicy>,
     pub fee_percent: i64,
+    /// The node's dispatch series; the admin stats read them too.
+    pub metrics: crate::metrics::DispatchMetrics,
 }
 
 struct OpenOffer {
@@ -75,7 +77,6 @@ pub struct Dispatcher {
     node: String,
     deps: DispatchDeps,
     rounds: HashMap<Uuid, Round>,
-    stats: DispatchStats,
     first_offer_ms: VecDeque<f64>,
     assignment_ms: VecDeque<f64>,
 }
@@ -125,7 +126,6 @@ impl Dispatcher {
             node: deps.node.to_string(),
             deps,
             rounds: HashMap::new(),
-            stats: DispatchStats::default(),
             first_offer_ms: VecDeque::new(),
             assignment_ms: VecDeque::new(),
         }
@@ -181,7 +181,7 @@ impl Dispatcher {
             ctx.cancel_future(offer.timer);
             self.release(offer.runner_id, HeldOffer { booking_id, offer_id: offer.offer_id }, ctx);
             if taken_by != Some(offer.runner_id) {
-                self.stats.offers_withdrawn += 1;
+                self.deps.metrics.offer("withdrawn");
                 let closed = BusPayload::OfferClosed { booking_id, reason: "withdrawn".into() };
                 self.publish(user_channel(&self.deps.prefix, offer.runner_id), &closed);
             }
@@ -319,10 +319,11 @@ impl Dispatcher {
                     let timer =
                         ctx.run_later(timeout, move |act, ctx| act.close_offer(booking_id, runner_id, "expired", ctx));
                     round.offer = Some(OpenOffer { runner_id, offer_id, timer });
-                    act.stats.offers_sent += 1;
+                    act.deps.metrics.offer("sent");
                     if round.offers == 1 {
                         let ms = (Utc::now() - created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
                         push_sample(&mut act.first_offer_ms, ms);
+                        act.deps.metrics.time_to_offer.observe(ms / 1000.0);
                     }
                     // The offer first; its audit event right after, off the hot path.
                     act.publish(user_channel(&act.deps.prefix, runner_id), &BusPayload::Offer { frame });
@@ -351,11 +352,11 @@ impl Dispatcher {
         round.tried.insert(runner_id);
         match reason {
             "expired" => {
-                self.stats.offers_expired += 1;
+                self.deps.metrics.offer("expired");
                 let closed = BusPayload::OfferClosed { booking_id, reason: "expired".into() };
                 self.publish(user_channel(&self.deps.prefix, runner_id), &closed);
             }
-            _ => self.stats.offers_declined += 1,
+            _ => self.deps.metrics.offer("declined"),
         }
         self.release(runner_id, HeldOffer { booking_id, offer_id: offer.offer_id }, ctx);
         let kind = if reason == "expired" { "offer_expired" } else { "offer_declined" };
@@ -394,7 +395,7 @@ impl Dispatcher {
     /// Nobody took it this pass: the booking waits in the open pool and is
     /// retried after `retry_interval_secs`; the owner hears about it once.
     fn finish_pass(&mut self, booking_id: Uuid, ctx: &mut Context<Self>) {
-        self.stats.passes_without_runner += 1;
+        self.deps.metrics.passes_without_runner.inc();
         let (pool, node, retry, relay) = (
             self.deps.pool.clone(),
             self.node.clone(),
@@ -568,10 +569,11 @@ impl Handler<BusMessage> for Dispatcher {
                 let runner = data["runner_id"].as_str().and_then(|r| Uuid::parse_str(r).ok());
                 let offered = self.rounds.get(&booking_id).and_then(|r| r.offer.as_ref()).map(|o| o.runner_id);
                 if new_status == "accepted" && runner.is_some() && runner == offered {
-                    self.stats.matched += 1;
+                    self.deps.metrics.offer("matched");
                     if let Some(created) = self.rounds.get(&booking_id).and_then(|r| r.created_at) {
                         let ms = (Utc::now() - created).num_microseconds().unwrap_or(0) as f64 / 1000.0;
                         push_sample(&mut self.assignment_ms, ms);
+                        self.deps.metrics.time_to_assignment.observe(ms / 1000.0);
                     }
                     if let Some(runner) = runner {
                         self.record(booking_id, runner, "runner_matched", json!({}), ctx);
@@ -604,7 +606,12 @@ impl Handler<GetDispatchStats> for Dispatcher {
             first_offer_ms_p99: percentile(&self.first_offer_ms, 0.99),
             assignment_ms_p50: percentile(&self.assignment_ms, 0.50),
             assignment_ms_p99: percentile(&self.assignment_ms, 0.99),
-            ..self.stats.clone()
+            offers_sent: self.deps.metrics.count("sent"),
+            offers_declined: self.deps.metrics.count("declined"),
+            offers_expired: self.deps.metrics.count("expired"),
+            offers_withdrawn: self.deps.metrics.count("withdrawn"),
+            matched: self.deps.metrics.count("matched"),
+            passes_without_runner: self.deps.metrics.passes_without_runner.get(),
         }
     }
 }

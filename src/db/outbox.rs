@@ -143,3 +143,32 @@ pub async fn last_seq(conn: &mut Conn, aggregate_id: Uuid) -> Result<i64, DbErro
         .await?
         .seq)
 }
+
+/// What an operator watches of the outbox and the money steps.
+#[derive(Debug, Clone, Copy, Default, diesel::QueryableByName)]
+pub struct Backlog {
+    /// Events not yet published.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub pending: i64,
+    /// Age of the oldest of them, seconds (0 when drained).
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub lag_secs: f64,
+    /// Payment steps and cash-outs waiting for an admin.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub payment_dead_letters: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub payout_dead_letters: i64,
+}
+
+/// One round trip over partial indexes (unpublished events, dead letters).
+pub async fn backlog(conn: &mut Conn) -> Result<Backlog, DbError> {
+    Ok(diesel::sql_query(
+        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS pending, \
+                COALESCE((SELECT extract(epoch FROM now() - min(created_at)) FROM outbox \
+                          WHERE published_at IS NULL), 0)::float8 AS lag_secs, \
+                (SELECT count(*) FROM payment_dead_letters WHERE retried_at IS NULL) AS payment_dead_letters, \
+                (SELECT count(*) FROM cash_outs WHERE dead_lettered_at IS NOT NULL) AS payout_dead_letters",
+    )
+    .get_result(conn)
+    .await?)
+}

@@ -162,6 +162,36 @@ fn rightmost_address(value: &str) -> Option<String> {
 /// the next window (the reference's limiter blocked it forever). When
 /// Redis is unreachable the request goes through and a warning is logged:
 /// losing the limiter must not take the API down.
+/// Counts every request in the node's metrics, by route template (never
+/// the raw path: ids would make a series each), method and status.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.http.clone());
+    let res = next.call(req).await;
+    if let Some(m) = metrics {
+        let status = match &res {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        m.observe(&route, method, status, started.elapsed().as_secs_f64());
+    }
+    res
+}
+
 pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,

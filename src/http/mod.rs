@@ -51,6 +51,8 @@ pub struct AppState {
     pub clock: Arc<dyn crate::domain::time::Clock>,
     /// The use cases (and through them the node's actors).
     pub services: Arc<Services>,
+    /// This node's Prometheus registry (`/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A node's life: serving; draining (readiness 503, still serving while

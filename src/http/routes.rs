@@ -69,8 +69,11 @@ macro_rules! route_list {
 
 route_list! {
     routes: [
+    health::landing,
     health::health,
     health::readiness,
+    health::metrics,
+    health::docs,
     upgrade::app_socket,
     upgrade::tracking_feed,
     routes::spec,

@@ -23,12 +23,13 @@ pub struct PaymentSaga {
     every: Duration,
     busy: bool,
     again: bool,
+    metrics: crate::metrics::SagaMetrics,
 }
 
 impl PaymentSaga {
-    pub fn new(escrow: Arc<Escrow>) -> Self {
+    pub fn new(escrow: Arc<Escrow>, metrics: crate::metrics::SagaMetrics) -> Self {
         let every = Duration::from_millis(escrow.settings.saga_interval_ms.max(10));
-        Self { escrow, every, busy: false, again: false }
+        Self { escrow, every, busy: false, again: false, metrics }
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {
@@ -38,6 +39,7 @@ impl PaymentSaga {
         }
         self.busy = true;
         let escrow = self.escrow.clone();
+        let metrics = self.metrics.clone();
         let work = async move {
             let mut conn = escrow.pool.get().await?;
             let mut ran = 0;
@@ -47,13 +49,19 @@ impl PaymentSaga {
             let runs = jobs.iter().map(|job| escrow.run_step(job));
             for (job, result) in jobs.iter().zip(futures_util::future::join_all(runs).await) {
                 ran += 1;
-                match result {
+                let outcome = match result {
                     Ok(StepRun::Done(p)) => {
-                        tracing::info!(payment_id = %p.id, step = %job.step, status = %p.escrow_status, "saga step done")
+                        tracing::info!(payment_id = %p.id, step = %job.step, status = %p.escrow_status, "saga step done");
+                        "done"
                     }
-                    Ok(StepRun::Failed { .. }) => {}
-                    Err(err) => tracing::warn!(payment_id = %job.payment_id, error = %err, "saga step errored"),
-                }
+                    Ok(StepRun::Failed { dead: false, .. }) => "retried",
+                    Ok(StepRun::Failed { dead: true, .. }) => "dead_lettered",
+                    Err(err) => {
+                        tracing::warn!(payment_id = %job.payment_id, error = %err, "saga step errored");
+                        "error"
+                    }
+                };
+                metrics.steps.with_label_values(&[job.step.as_str(), outcome]).inc();
             }
             Ok::<_, AppError>(ran as i64 == BATCH)
         };

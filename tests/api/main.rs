@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod identity;
 mod inbox;
+mod metrics;
 mod money;
 mod payments;
 mod payouts;

@@ -49,14 +49,15 @@ pub struct SocketCounts {
 
 impl SocketCounts {
     /// A place for one more socket of `user`, or `None` at the cap.
-    pub fn take(&self, user: Uuid, cap: u32) -> Option<SocketSlot> {
+    /// `gauge` counts the socket in the node's metrics while it is open.
+    pub fn take(&self, user: Uuid, cap: u32, gauge: prometheus::IntGauge) -> Option<SocketSlot> {
         let mut open = self.open.lock().ok()?;
         let n = open.entry(user).or_insert(0);
         if *n >= cap {
             return None;
         }
         *n += 1;
-        Some(SocketSlot { counts: self.clone(), user })
+        Some(SocketSlot { counts: self.clone(), user, _open: crate::metrics::Held::new(gauge) })
     }
 
     pub fn open_for(&self, user: Uuid) -> u32 {
@@ -69,6 +70,7 @@ impl SocketCounts {
 pub struct SocketSlot {
     counts: SocketCounts,
     user: Uuid,
+    _open: crate::metrics::Held,
 }
 
 impl Drop for SocketSlot {

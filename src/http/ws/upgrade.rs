@@ -28,10 +28,11 @@ use crate::http::extract::{AuthUser, authenticate, bearer_token};
 
 /// A place under the user's socket cap on this node, or a raw 429 before
 /// the upgrade.
-fn socket_slot(state: &AppState, user: &AuthUser) -> Result<SocketSlot, AppError> {
+fn socket_slot(state: &AppState, user: &AuthUser, kind: &str) -> Result<SocketSlot, AppError> {
+    let gauge = state.metrics.ws_connections.with_label_values(&[kind]);
     state
         .sockets
-        .take(user.id, state.settings.realtime.ws_max_sockets_per_user)
+        .take(user.id, state.settings.realtime.ws_max_sockets_per_user, gauge)
         .ok_or_else(|| raw(StatusCode::TOO_MANY_REQUESTS, "too many open sockets for this user"))
 }
 
@@ -80,7 +81,7 @@ pub async fn tracking_feed(
     let user = authenticate(&state, &token).await?;
     let booking_id =
         Uuid::parse_str(path.trim()).map_err(|_| raw(StatusCode::BAD_REQUEST, "invalid booking ID format"))?;
-    let slot = socket_slot(&state, &user)?;
+    let slot = socket_slot(&state, &user, "tracking")?;
     let mut conn = state.pool.get().await?;
     let booking =
         bookings::find(&mut conn, booking_id).await?.ok_or_else(|| raw(StatusCode::NOT_FOUND, "booking not found"))?;
@@ -117,7 +118,7 @@ pub async fn app_socket(
 ) -> Result<HttpResponse, AppError> {
     let token = bearer_token(&req)?;
     let user = authenticate(&state, &token).await?;
-    let slot = socket_slot(&state, &user)?;
+    let slot = socket_slot(&state, &user, "app")?;
     let rt = &state.settings.realtime;
     let limits = SessionLimits {
         heartbeat: Duration::from_secs(rt.ws_heartbeat_secs),
