@@ -191,6 +191,34 @@ async fn dispatch_series_and_the_admin_stats_read_the_same_registry() {
 }
 
 #[actix_web::test]
+async fn the_grafana_dashboard_charts_only_series_the_server_exports() {
+    // one paid trip, so every family has series (requests, saga steps, …)
+    let app = spawn_app().await;
+    let owner = app.register("mg-owner@example.my", "owner").await;
+    let runner = ready_runner(&app, "mg-runner@example.my", dog_crate(), crate::fixtures::PICKUP).await;
+    let booking = id(&book(&app, &owner, &worked_example()).await);
+    assert_eq!(crate::payments::initiate(&app, &owner, &booking, None).await.status, 201);
+    crate::payments::carry(&app, &runner, &booking).await;
+    assert_eq!(app.confirm(&owner, &booking).await.status, 200);
+    crate::payments::wait_for(&app, &owner, &booking, "released").await;
+    let text = app.get("/metrics", None).await.text;
+    let families: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    let dashboard = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana-dashboard.json"))
+        .expect("deploy/grafana-dashboard.json");
+    let json: serde_json::Value = serde_json::from_str(&dashboard).expect("valid JSON");
+    assert!(json["panels"].as_array().unwrap().len() >= 10);
+    let mut used = 0;
+    for (at, _) in dashboard.match_indices("kilat_") {
+        let name: String = dashboard[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let family = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(&name);
+        assert!(families.contains(&family), "the dashboard charts {name}, which /metrics does not export");
+        used += 1;
+    }
+    assert!(used >= 15, "{used}");
+}
+
+#[actix_web::test]
 async fn docs_render_from_the_binary_and_the_root_links_them() {
     let app = spawn_app().await;
     // /docs redirects to /docs/ (the client follows it)
