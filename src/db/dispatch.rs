@@ -159,6 +159,27 @@ pub async fn finish_pass(conn: &mut Conn, booking_id: Uuid, node: &str, retry_se
     Ok(rows.iter().map(|r| r.passes).next().unwrap_or(0))
 }
 
+/// An operator asks for a booking still waiting for a runner to be searched
+/// again now: its retry pause is lifted (a round running on some node
+/// carries on). False when the booking is not waiting for a runner.
+pub async fn retry_now(conn: &mut Conn, booking_id: Uuid) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        waiting: bool,
+    }
+    let row: Waiting = diesel::sql_query(
+        "WITH waiting AS (SELECT id FROM bookings WHERE id = $1 AND status = 'requested' AND runner_id IS NULL), \
+              lifted AS (UPDATE booking_dispatch SET next_at = NULL \
+                         WHERE booking_id IN (SELECT id FROM waiting) AND lease_until < now() RETURNING 1) \
+         SELECT EXISTS (SELECT 1 FROM waiting) AS waiting",
+    )
+    .bind::<SqlUuid, _>(booking_id)
+    .get_result(conn)
+    .await?;
+    Ok(row.waiting)
+}
+
 /// The round ended (assigned or cancelled): give the lease back.
 pub async fn release(conn: &mut Conn, booking_id: Uuid, node: &str) -> Result<(), DbError> {
     diesel::sql_query("UPDATE booking_dispatch SET lease_until = now() WHERE booking_id = $1 AND node = $2")

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod error;
 pub mod ledger;
 pub mod notifications;
+pub mod ops;
 pub mod outbox;
 pub mod payments;
 pub mod payouts;

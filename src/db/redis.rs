@@ -138,6 +138,19 @@ impl RedisHandle {
         Ok(raw.as_deref().and_then(HeldOffer::decode))
     }
 
+    /// For each runner, the booking it is being offered now, if any: one
+    /// `MGET` (in slices, so a city-sized list is never one huge reply).
+    pub async fn offers_held(&self, runner_ids: &[Uuid]) -> Result<Vec<Option<Uuid>>, RedisError> {
+        let mut out = Vec::with_capacity(runner_ids.len());
+        let mut conn = self.connection();
+        for chunk in runner_ids.chunks(1000) {
+            let keys: Vec<String> = chunk.iter().map(|id| offer_key(&self.prefix, *id)).collect();
+            let raw: Vec<Option<String>> = ::redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+            out.extend(raw.into_iter().map(|r| r.as_deref().and_then(HeldOffer::decode).map(|o| o.booking_id)));
+        }
+        Ok(out)
+    }
+
     /// For each runner, whether its presence key exists: one pipelined round trip.
     pub async fn present(&self, runner_ids: &[Uuid]) -> Result<Vec<bool>, RedisError> {
         let mut pipe = ::redis::pipe();

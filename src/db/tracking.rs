@@ -238,7 +238,7 @@ pub async fn write_positions(conn: &mut Conn, batch: &[LatestPosition]) -> Query
     let lngs: Vec<f64> = batch.iter().map(|p| p.longitude).collect();
     let ats: Vec<DateTime<Utc>> = batch.iter().map(|p| p.at).collect();
     diesel::sql_query(
-        "UPDATE runners AS r SET latitude = v.lat, longitude = v.lng, location_updated_at = v.at \
+        "UPDATE runners AS r SET latitude = v.lat, longitude = v.lng, location_updated_at = v.at, updated_at = now() \
          FROM unnest($1, $2, $3, $4) AS v(user_id, lat, lng, at) \
          WHERE r.user_id = v.user_id AND r.session_status = 'active' \
            AND (r.location_updated_at IS NULL OR r.location_updated_at <= v.at)",

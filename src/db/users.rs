@@ -191,9 +191,19 @@ pub async fn end_all_sessions(conn: &mut Conn, id: Uuid) -> Result<(), DbError> 
 }
 
 /// Newest first.
-pub async fn list(conn: &mut Conn, page: i64, limit: i64) -> Result<(Vec<User>, i64), DbError> {
-    let total: i64 = users::table.count().get_result(conn).await?;
-    let rows = users::table
+/// Users newest first; with `search`, those whose email or name contains it
+/// (case-insensitive).
+pub async fn list(conn: &mut Conn, search: Option<&str>, page: i64, limit: i64) -> Result<(Vec<User>, i64), DbError> {
+    let pattern = search.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let filtered = || {
+        let mut q = users::table.into_boxed();
+        if let Some(p) = &pattern {
+            q = q.filter(users::email.ilike(p.clone()).or(users::full_name.ilike(p.clone())));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let rows = filtered()
         .order((users::created_at.desc(), users::id.desc()))
         .limit(limit)
         .offset((page - 1).saturating_mul(limit))

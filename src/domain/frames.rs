@@ -36,6 +36,11 @@ pub enum ClientFrame {
     OfferAccept { offer_id: Option<String>, booking_id: Option<String> },
     #[serde(rename = "offer.decline")]
     OfferDecline { offer_id: Option<String>, booking_id: Option<String> },
+    /// An admin's live view of the city (docs/PROTOCOL.md#ops).
+    #[serde(rename = "ops.subscribe")]
+    OpsSubscribe,
+    #[serde(rename = "ops.unsubscribe")]
+    OpsUnsubscribe,
 }
 
 /// Why a text frame is not a [`ClientFrame`]: the `error` frame's code and message.
@@ -71,8 +76,16 @@ impl ClientFrame {
         }
     }
 
-    pub const KINDS: [&'static str; 6] =
-        ["ping", "location", "subscribe", "unsubscribe", "offer.accept", "offer.decline"];
+    pub const KINDS: [&'static str; 8] = [
+        "ping",
+        "location",
+        "subscribe",
+        "unsubscribe",
+        "offer.accept",
+        "offer.decline",
+        "ops.subscribe",
+        "ops.unsubscribe",
+    ];
 }
 
 /// One runner position on a trip, as a location frame carries it.

@@ -15,19 +15,29 @@ use crate::db::users;
 use crate::domain::identity::Role;
 use crate::error::AppError;
 
+#[derive(Debug, serde::Deserialize)]
+pub struct UserQuery {
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+    /// part of an email or name
+    pub q: Option<String>,
+}
+
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
-    params(("page" = Option<i64>, Query, description = "default 1"), ("limit" = Option<i64>, Query, description = "1..100, default 20")),
+    params(("page" = Option<i64>, Query, description = "default 1"), ("limit" = Option<i64>, Query, description = "1..100, default 20"),
+           ("q" = Option<String>, Query, description = "ours: only users whose email or name contains it (case-insensitive)")),
     responses((status = 200, description = "newest first", body = Paginated<UserDto>),
               (status = 401, body = RawError), (status = 403, body = RawError)))]
 pub async fn list_users(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<PageQuery>,
+    query: web::Query<UserQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
-    let (page, limit) = query.admin();
+    let (page, limit) = PageQuery { page: query.page, limit: query.limit }.admin();
+    let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty() && q.len() <= 100);
     let mut conn = state.pool.get().await?;
-    let (rows, total) = users::list(&mut conn, page, limit).await?;
+    let (rows, total) = users::list(&mut conn, search, page, limit).await?;
     let data = rows.into_iter().map(UserDto::from).collect();
     Ok(envelope::paginated(data, Pagination::new(total, page, limit)))
 }

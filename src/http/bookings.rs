@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::envelope::{self, Envelope, ErrorBody, Paginated, Pagination, RawError};
+use super::envelope::{self, Envelope, ErrorBody, Message, Paginated, Pagination, RawError};
 use super::extract::{AuthUser, PageQuery, parse_id, tally};
 use crate::db::bookings::{self, Booking, HistoryRow, Photo, Scope, StatusFilter};
 use crate::domain::booking::{Actor, AddressInput, BookingStatus, parse_cancel_note, parse_decline_reason};
@@ -506,6 +506,28 @@ pub async fn admin_list(
     let mut conn = state.pool.get().await?;
     let (rows, total) = bookings::list(&mut conn, Scope::All, StatusFilter::Any, page, limit).await?;
     Ok(envelope::paginated(rows.into_iter().map(BookingDto::from).collect(), Pagination::new(total, page, limit)))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/bookings/{id}/redispatch", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 202, description = "searched again now (a search already running carries on)", body = Envelope<Message>),
+              (status = 404, body = ErrorBody),
+              (status = 422, description = "booking is not waiting for a runner", body = ErrorBody),
+              (status = 403, body = RawError)))]
+pub async fn redispatch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Role::Admin)?;
+    let id = parse_id(&id, "booking")?;
+    {
+        let mut conn = state.pool.get().await?;
+        bookings::find(&mut conn, id).await?.ok_or_else(|| AppError::not_found("booking", id))?;
+    }
+    service::redispatch(&state.services, id).await?;
+    Ok(HttpResponse::Accepted()
+        .json(Envelope { success: true, data: Message { message: "booking dispatched again".into() } }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -88,6 +88,7 @@ pub const ROLE_GUARDED: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/payouts/dead-letters"),
     ("post", "/api/v1/admin/payouts/dead-letters/{id}/retry"),
     ("get", "/api/v1/admin/ledger/check"),
+    ("post", "/api/v1/admin/bookings/{id}/redispatch"),
     ("post", "/api/v1/promos"),
     ("get", "/api/v1/admin/promos"),
 ];

@@ -91,6 +91,7 @@ route_list! {
     admin::ban_user,
     admin::user_stats,
     bookings::admin_list,
+    bookings::redispatch,
     bookings::admin_stats,
     payments::admin_list,
     payments::dead_letters,

@@ -273,6 +273,25 @@ pub async fn schedule_notices(s: &Services, limit: i64) -> Result<(usize, usize)
     Ok((reminded, missed))
 }
 
+/// An operator has a booking still waiting for a runner searched again now
+/// (on this node, unless another is searching it this moment). 422 when it
+/// is not waiting for a runner.
+pub async fn redispatch(s: &Services, id: Uuid) -> Result<(), AppError> {
+    let waiting = {
+        let mut conn = s.pool.get().await?;
+        crate::db::dispatch::retry_now(&mut conn, id).await?
+    };
+    if !waiting {
+        return Err(Refusal::Unprocessable {
+            error: "booking is not waiting for a runner".into(),
+            detail: "only a requested booking without a runner can be dispatched again".into(),
+        }
+        .into());
+    }
+    s.live.follow(Followup::default().dispatch(Dispatch::Retry(id))).await;
+    Ok(())
+}
+
 /// Cancel by the owner, the assigned runner or an admin: the escrow's
 /// void (or refund) is queued, the runner freed.
 pub async fn cancel(s: &Services, actor: Actor, id: Uuid, note: &str) -> Result<Booking, AppError> {

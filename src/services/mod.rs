@@ -9,6 +9,7 @@ pub mod bookings;
 pub mod chat;
 pub mod identity;
 pub mod money;
+pub mod ops;
 pub mod payments;
 pub mod payouts;
 pub mod pets;
@@ -84,6 +85,8 @@ pub enum Dispatch {
     Reopened(Uuid),
     /// Its money is now held.
     EscrowHeld(Uuid),
+    /// An operator asked for it to be searched again now.
+    Retry(Uuid),
 }
 
 /// What must happen after a use case committed. Every field is a signal to
@@ -197,6 +200,9 @@ impl Live {
                     DispatchBooking { booking_id, booking: None, claimed: false }
                 }
                 Dispatch::EscrowHeld(booking_id) if self.dispatches_on(DispatchTrigger::EscrowHeld) => {
+                    DispatchBooking { booking_id, booking: None, claimed: false }
+                }
+                Dispatch::Retry(booking_id) if self.settings.dispatch.enabled => {
                     DispatchBooking { booking_id, booking: None, claimed: false }
                 }
                 _ => continue,

@@ -17,6 +17,7 @@ mod identity;
 mod inbox;
 mod metrics;
 mod money;
+mod ops;
 mod payments;
 mod payouts;
 mod pets;

@@ -37,6 +37,7 @@ use crate::http::ws::inbound::{Assembler, Inbound};
 use crate::http::ws::standing::{self, Heard, Standing};
 use crate::services::Services;
 use crate::services::bookings::OfferRef;
+use crate::services::ops::OpsFeed;
 use crate::services::realtime;
 
 /// Events a reconnecting client may catch up on in one go; further back it
@@ -120,6 +121,17 @@ pub struct AppSession {
     /// Per booking, the status `seq`s this socket has (each sent once,
     /// whichever path brings it first, in whatever order).
     delivered: HashMap<Uuid, Delivered>,
+    /// An admin's ops view, while subscribed.
+    ops: Option<OpsState>,
+}
+
+/// How often an ops view looks for changes.
+const OPS_EVERY: Duration = Duration::from_secs(1);
+
+struct OpsState {
+    /// `None` while a look is running.
+    feed: Option<OpsFeed>,
+    timer: SpawnHandle,
 }
 
 /// A booking id as a frame carries it.
@@ -151,6 +163,7 @@ impl AppSession {
             watching: HashSet::new(),
             replaying: HashMap::new(),
             delivered: HashMap::new(),
+            ops: None,
         }
     }
 
@@ -209,7 +222,50 @@ impl AppSession {
             ClientFrame::OfferDecline { offer_id, booking_id } => {
                 self.on_offer(offer_id.as_deref(), booking_id.as_deref(), false, ctx)
             }
+            ClientFrame::OpsSubscribe => self.on_ops_subscribe(ctx),
+            ClientFrame::OpsUnsubscribe => {
+                if let Some(ops) = self.ops.take() {
+                    ctx.cancel_future(ops.timer);
+                }
+                ctx.text(r#"{"type":"ops.unsubscribed"}"#);
+            }
         }
+    }
+
+    /// An admin's live view: the snapshot now, then what changed once a
+    /// second (a look still running when the next is due is not doubled).
+    fn on_ops_subscribe(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.role != Role::Admin {
+            return Self::error(ctx, "forbidden", "the ops view is for admins");
+        }
+        if self.ops.is_some() {
+            return;
+        }
+        let timer = ctx.run_interval(OPS_EVERY, |act, ctx| act.ops_tick(ctx));
+        self.ops = Some(OpsState { feed: Some(OpsFeed::default()), timer });
+        self.ops_tick(ctx);
+    }
+
+    fn ops_tick(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(mut feed) = self.ops.as_mut().and_then(|o| o.feed.take()) else {
+            return;
+        };
+        let (services, redis) = (self.services.clone(), self.redis.clone());
+        let look = async move {
+            let frame = feed.next(&services, &redis).await;
+            (feed, frame)
+        };
+        ctx.spawn(look.into_actor(self).map(|(feed, frame), act, ctx| {
+            let Some(ops) = act.ops.as_mut() else {
+                return; // unsubscribed meanwhile
+            };
+            ops.feed = Some(feed);
+            match frame {
+                Ok(Some(frame)) => ctx.text(serde_json::to_string(&frame).unwrap_or_default()),
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "ops view look failed; trying again in a second"),
+            }
+        }));
     }
 
     fn on_location(
