@@ -94,7 +94,16 @@ pub struct Settings {
     pub payments: PaymentSettings,
     pub payouts: PayoutSettings,
     pub metrics: MetricsSettings,
+    pub console: ConsoleSettings,
     pub log: LogSettings,
+}
+
+/// The operator console at `/console`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Map tiles, `https://…/{z}/{x}/{y}.png`; empty: a plain projection with no tiles.
+    pub tile_url: String,
 }
 
 /// `/metrics` on the main port (never rate-limited).

@@ -122,6 +122,7 @@ const LANDING: &str = r#"<!doctype html>
 a{display:block;margin:.4rem 0}</style></head>
 <body><h1>Kilat Dispatch</h1>
 <p>The dispatch server behind Kilat. For operators and developers:</p>
+<a href="/console">Operator console</a>
 <a href="/docs/">API documentation (Swagger UI)</a>
 <a href="/api/v1/openapi.json">OpenAPI document</a>
 <a href="/metrics">Prometheus metrics</a>

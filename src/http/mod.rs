@@ -5,6 +5,7 @@ pub mod admin;
 pub mod applications;
 pub mod bookings;
 pub mod chat;
+pub mod console;
 pub mod envelope;
 pub mod extract;
 pub mod health;

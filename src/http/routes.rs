@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 use super::tracking;
 use super::ws::upgrade;
 use super::{
-    admin, applications, bookings, chat, health, identity, money, notifications, openapi, payments, payouts, pets,
-    petshops, reviews, runners,
+    admin, applications, bookings, chat, console, health, identity, money, notifications, openapi, payments, payouts,
+    pets, petshops, reviews, runners,
 };
 use crate::http::routes;
 
@@ -74,6 +74,9 @@ route_list! {
     health::readiness,
     health::metrics,
     health::docs,
+    console::page,
+    console::script,
+    console::styles,
     upgrade::app_socket,
     upgrade::tracking_feed,
     routes::spec,

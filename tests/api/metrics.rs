@@ -237,9 +237,21 @@ async fn docs_render_from_the_binary_and_the_root_links_them() {
         assert_eq!(resp.status, 200, "{asset}");
         assert!(resp.text.len() > 10_000, "{asset} is the real file");
     }
+    let console = app.get("/console", None).await;
+    assert_eq!(console.status, 200);
+    assert!(console.text.contains("/console/app.js") && console.text.contains("Operator sign-in"));
+    assert!(!console.text.contains("{{TILE_URL}}"), "the tile setting is filled in");
+    let page = app.client.get(format!("{}/console", app.address)).send().await.unwrap();
+    let csp = page.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    for (asset, needle) in [("/console/app.js", "ops.subscribe"), ("/console/app.css", ".layout")] {
+        let resp = app.get(asset, None).await;
+        assert_eq!(resp.status, 200, "{asset}");
+        assert!(resp.text.contains(needle), "{asset}");
+    }
     let root = app.get("/", None).await;
     assert_eq!(root.status, 200);
-    for link in ["/docs/", "/metrics", "/health", "/api/v1/openapi.json"] {
+    for link in ["/console", "/docs/", "/metrics", "/health", "/api/v1/openapi.json"] {
         assert!(root.text.contains(&format!("href=\"{link}\"")), "{link}");
     }
     let spec = app.get("/api/v1/openapi.json", None).await;
