@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps check fmt clippy schema-check release docker cluster cluster-down demo bench faults
+.PHONY: run test e2e deps check fmt clippy schema-check release docker cluster cluster-down demo bench faults
 
 ## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
 run: deps
@@ -16,6 +16,10 @@ test: deps check
 	passed=$$(grep -Eo '[0-9]+ passed' target/test-output.log | awk '{s+=$$1} END {print s+0}'); \
 	failed=$$(grep -Eo '[0-9]+ failed' target/test-output.log | awk '{s+=$$1} END {print s+0}'); \
 	echo "$$passed passed, $$failed failed"; exit $$status
+
+## The operator console in a real browser (chromium + playwright-core, installed when missing).
+e2e:
+	bash scripts/e2e.sh
 
 ## Services only (idempotent).
 deps:
@@ -54,8 +58,12 @@ faults:
 
 ## A live city: the cluster, then `kilat simulate` through the load balancer.
 DEMO_FLAGS ?= --runners 40 --owners 10 --duration 30 --bookings-per-sec 1 --ping-hz 2
+## Watch it at http://127.0.0.1:8080/console (ops@kilat.local / kilat-ops-demo).
 demo: cluster
 	$(CARGO) build --release -p kilat-tools --bin kilat-simulate
+	KILAT_ENVIRONMENT=local target/release/kilat admin create --email ops@kilat.local --password kilat-ops-demo \
+		--full-name Ops >/dev/null 2>&1 || true
+	@echo "console: http://127.0.0.1:8080/console  (ops@kilat.local / kilat-ops-demo)"
 	target/release/kilat simulate --url http://127.0.0.1:8080 $(DEMO_FLAGS)
 
 docker:
