@@ -130,6 +130,18 @@ try {
   const login = await api("POST", "/api/v1/auth/login", null, { email: troublemaker.email, password: "correct-horse" });
   if (login.status !== 403) problems.push(`a banned user could still sign in (${login.status})`);
 
+  step("the API docs render with no internet (Swagger UI from the binary)");
+  const docs = await browser.newPage();
+  docs.on("pageerror", (e) => problems.push(`docs page error: ${e.message}`));
+  docs.on("requestfailed", (r) => problems.push(`docs request failed: ${r.url()}`));
+  await docs.goto(`${base}/docs/`);
+  await docs.waitForSelector(".swagger-ui .info .title", { timeout: 20000 });
+  const title = await docs.textContent(".swagger-ui .info .title");
+  if (!title.includes("Kilat Dispatch API")) problems.push(`docs title: ${title}`);
+  const ops = await docs.$$eval(".opblock", (els) => els.length);
+  if (ops < 50) problems.push(`docs show only ${ops} operations`);
+  await docs.close();
+
   if (screenshot) {
     await page.screenshot({ path: screenshot });
     step(`screenshot: ${screenshot}`);
