@@ -5,14 +5,12 @@
 //! (async-stripe); the simulated one pays at once and moves no money.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use stripe_connect::transfer::CreateTransfer;
-use stripe_types::Currency;
 use uuid::Uuid;
 
+use super::GatewayFuture;
 use super::stripe::StripeGateway;
-use super::{GatewayError, GatewayFuture};
 
 #[derive(Debug, Clone)]
 pub struct TransferRequest {
@@ -55,12 +53,7 @@ impl PayoutRail for StripeGateway {
 
     fn transfer<'a>(&'a self, r: &'a TransferRequest) -> GatewayFuture<'a, String> {
         Box::pin(async move {
-            let currency =
-                Currency::from_str(&r.currency.to_ascii_lowercase()).map_err(|_| GatewayError::Rejected {
-                    status: 0,
-                    code: "currency".into(),
-                    message: format!("unknown currency {}", r.currency),
-                })?;
+            let currency = super::stripe::currency(&r.currency)?;
             let metadata = HashMap::from([
                 ("cash_out_id".to_owned(), r.cash_out_id.to_string()),
                 ("runner_id".to_owned(), r.runner_id.to_string()),

@@ -148,6 +148,15 @@ fn hold_of(intent: PaymentIntent) -> Result<Hold, GatewayError> {
     })
 }
 
+/// Stripe's currency for our ISO code (`MYR` → `myr`).
+pub(super) fn currency(code: &str) -> Result<Currency, GatewayError> {
+    Currency::from_str(&code.to_ascii_lowercase()).map_err(|_| GatewayError::Rejected {
+        status: 0,
+        code: "currency".into(),
+        message: format!("unknown currency {code}"),
+    })
+}
+
 impl PaymentGateway for StripeGateway {
     fn name(&self) -> &'static str {
         "stripe"
@@ -155,12 +164,7 @@ impl PaymentGateway for StripeGateway {
 
     fn create_hold<'a>(&'a self, r: &'a HoldRequest) -> GatewayFuture<'a, Hold> {
         Box::pin(async move {
-            let currency =
-                Currency::from_str(&r.currency.to_ascii_lowercase()).map_err(|_| GatewayError::Rejected {
-                    status: 0,
-                    code: "currency".into(),
-                    message: format!("unknown currency {}", r.currency),
-                })?;
+            let currency = currency(&r.currency)?;
             let metadata = HashMap::from([
                 ("payment_id".to_owned(), r.payment_id.to_string()),
                 ("booking_id".to_owned(), r.booking_id.to_string()),

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::fixtures::{PICKUP, book, dog_crate, id, ready_runner, worked_example};
 use crate::helpers::{Session, TestApp, spawn_app, spawn_app_with};
 use crate::payments::{carry, initiate, wait_for};
+use crate::payouts::{account, ledger};
 
 fn ts(hours: i64) -> String {
     (Utc::now() + Duration::hours(hours)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -27,19 +28,9 @@ async fn pay_with(app: &TestApp, owner: &Session, booking: &str, code: Option<&s
 }
 
 async fn ledger_ok(app: &TestApp, admin: &Session) -> Value {
-    let check = app.get("/api/v1/admin/ledger/check", Some(&admin.access)).await.body["data"].clone();
+    let check = ledger(app, admin).await;
     assert_eq!(check["ok"], true, "{check}");
     check
-}
-
-fn account(check: &Value, code: &str) -> i64 {
-    check["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["code"] == code)
-        .map(|a| a["balance_cents"].as_i64().unwrap())
-        .unwrap_or(0)
 }
 
 #[actix_web::test]

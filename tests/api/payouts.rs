@@ -73,13 +73,13 @@ async fn cash_out_in(app: &TestApp, runner: &Session, id: &str, status: &str) ->
     panic!("cash-out {id} never became {status}");
 }
 
-async fn ledger(app: &TestApp, admin: &Session) -> Value {
+pub async fn ledger(app: &TestApp, admin: &Session) -> Value {
     let resp = app.get("/api/v1/admin/ledger/check", Some(&admin.access)).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     resp.body["data"].clone()
 }
 
-fn account(check: &Value, code: &str) -> i64 {
+pub fn account(check: &Value, code: &str) -> i64 {
     check["accounts"]
         .as_array()
         .unwrap()
