@@ -80,7 +80,13 @@ KILAT_ENVIRONMENT=local target/release/dispatch_bench --url http://127.0.0.1:808
   --bookings 200 --rate 10
 
 echo
-echo "== 6. REST: booking create, then accept (each accept followed by a decline)"
+echo "== 6. REST: booking create, then accept (each accept followed by a decline), against pgbench"
 # the dispatch benchmark just inserted and deleted 10k runners (autovacuum is off here)
 psql "${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true
-target/release/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8
+target/release/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8 | tee "$out/rest.txt"
+bash scripts/pgbench_ref.sh | tee "$out/pgbench.txt"
+create=$(awk '$1 == "create" {sub("/s", "", $6); print $6}' "$out/rest.txt")
+tps=$(awk '/^tps/ {print $3; exit}' "$out/pgbench.txt")
+if [ -n "$create" ] && [ -n "$tps" ]; then
+  awk -v c="$create" -v t="$tps" 'BEGIN {printf "  booking create %.0f/s through nginx = %.2f x pgbench TPC-B (%.0f tps, 16 clients) in this run; target >= 0.50\n", c, c / t, t}'
+fi
