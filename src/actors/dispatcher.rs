@@ -240,31 +240,34 @@ impl Dispatcher {
                 },
             };
             let pickup = (booking.pickup_lat, booking.pickup_lng);
+            // One query at the widest radius: the nearest 20 within it,
+            // filtered to each ring below, are exactly the nearest 20 a
+            // query at that ring's radius would return.
+            let found = dispatch::candidates(&mut conn, booking_id, pickup, settings.radius_max_km, &tried, 20).await?;
+            drop(conn);
+            let eligible: Vec<Ranked> = found
+                .iter()
+                .filter(|c| quality.check(c.runner.rating, c.runner.total_trips, c.runner.completion_rate).is_ok())
+                .map(|c| Ranked {
+                    runner_id: c.runner.user_id,
+                    score: ranking.score(c.distance_km, c.runner.rating, c.runner.completion_rate),
+                    distance_km: c.distance_km,
+                })
+                .collect();
+            // Only runners who can see an offer: a live /ws socket on some node.
+            let sets: Vec<String> = eligible.iter().map(|c| sockets_key(&prefix, c.runner_id)).collect();
+            let live = redis.any_live(&sets, super::bus::now_ms()).await?;
+            let live: Vec<Ranked> = eligible.into_iter().zip(live).filter(|(_, live)| *live).map(|(c, _)| c).collect();
+            let mut busy: HashSet<Uuid> = HashSet::new();
             loop {
-                let found = dispatch::candidates(&mut conn, booking_id, pickup, radius, &tried, 20).await?;
-                let ranked = rank(
-                    found
-                        .iter()
-                        .filter(|c| {
-                            quality.check(c.runner.rating, c.runner.total_trips, c.runner.completion_rate).is_ok()
-                        })
-                        .map(|c| Ranked {
-                            runner_id: c.runner.user_id,
-                            score: ranking.score(c.distance_km, c.runner.rating, c.runner.completion_rate),
-                            distance_km: c.distance_km,
-                        })
-                        .collect(),
-                );
-                let ttl_ms = settings.offer_timeout_ms + 2_000;
-                // Only runners who can see an offer: a live /ws socket on some node.
-                let sets: Vec<String> = ranked.iter().map(|c| sockets_key(&prefix, c.runner_id)).collect();
-                let live = redis.any_live(&sets, super::bus::now_ms()).await?;
-                let ranked = ranked.into_iter().zip(live).filter(|(_, live)| *live).map(|(c, _)| c);
-                for candidate in ranked {
+                let ring = live.iter().filter(|c| c.distance_km <= radius && !busy.contains(&c.runner_id)).cloned();
+                for candidate in rank(ring.collect()) {
                     let offer_id = Uuid::new_v4();
                     let held = HeldOffer { booking_id, offer_id };
+                    let ttl_ms = settings.offer_timeout_ms + 2_000;
                     if !redis.reserve_offer(candidate.runner_id, held, ttl_ms).await? {
-                        continue; // another dispatcher is offering this runner a job
+                        busy.insert(candidate.runner_id); // another dispatcher is offering them a job
+                        continue;
                     }
                     let now = Utc::now();
                     let expires_at = now + chrono::Duration::milliseconds(settings.offer_timeout_ms as i64);
@@ -501,7 +504,8 @@ impl Handler<DispatchBooking> for Dispatcher {
     fn handle(&mut self, msg: DispatchBooking, ctx: &mut Self::Context) {
         let DispatchBooking { booking_id, booking, claimed } = msg;
         if claimed {
-            return self.begin(booking_id, booking, ctx);
+            // the creating transaction also told the owner we are searching
+            return self.start_round(booking_id, booking, ctx);
         }
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
         let gate = self.gate();

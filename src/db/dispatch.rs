@@ -323,13 +323,16 @@ pub async fn record_event(
     .await
 }
 
-/// The booking, its row locked to the end of the transaction.
+/// The booking, its row locked to the end of the transaction (one statement).
 async fn locked(conn: &mut Conn, booking_id: Uuid) -> Result<Option<super::bookings::Booking>, DbError> {
-    diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
-        .bind::<SqlUuid, _>(booking_id)
-        .execute(conn)
-        .await?;
-    super::bookings::find(conn, booking_id).await
+    use super::schema::bookings;
+    Ok(bookings::table
+        .find(booking_id)
+        .select(super::bookings::Booking::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// Tells the owner where dispatch stands (`booking.searching`,

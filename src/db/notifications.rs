@@ -17,7 +17,7 @@ use crate::domain::events::CloudEvent;
 use crate::domain::notifications::DeliveryStatus;
 use crate::domain::time;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = notifications, check_for_backend(diesel::pg::Pg))]
 pub struct Notification {
     pub id: Uuid,
@@ -90,23 +90,6 @@ pub struct Preferences {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Preferences {
-    /// Channels that are both enabled and have a contact detail.
-    pub fn usable_channels(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.enable_push && self.fcm_token.as_deref().is_some_and(|t| !t.is_empty()) {
-            out.push("push");
-        }
-        if self.enable_sms && self.phone_number.as_deref().is_some_and(|p| !p.is_empty()) {
-            out.push("sms");
-        }
-        if self.enable_email && self.email.as_deref().is_some_and(|e| !e.is_empty()) {
-            out.push("email");
-        }
-        out
-    }
-}
-
 pub async fn preferences(conn: &mut Conn, user_id: Uuid) -> Result<Option<Preferences>, diesel::result::Error> {
     notification_preferences::table
         .filter(notification_preferences::user_id.eq(user_id))
@@ -119,6 +102,12 @@ pub async fn preferences(conn: &mut Conn, user_id: Uuid) -> Result<Option<Prefer
 /// Stores a notification for `user_id` (always, whatever the channels) and
 /// queues its push to the user's sockets. Call inside the transaction of
 /// the change it reports.
+///
+/// Two round trips: the insert reads the user's preferences itself. The
+/// channels are those both enabled and with a contact detail (push needs
+/// an FCM token, SMS a phone number, email an address); with none the
+/// notification is `sent` at once (the inbox and the sockets only),
+/// otherwise `pending` for the notifier.
 pub async fn create(
     conn: &mut Conn,
     user_id: Uuid,
@@ -128,26 +117,29 @@ pub async fn create(
     body: &str,
     metadata: Value,
 ) -> Result<(), diesel::result::Error> {
-    let channels: Vec<Option<String>> = preferences(conn, user_id)
-        .await?
-        .map(|p| p.usable_channels().into_iter().map(|c| Some(c.to_owned())).collect())
-        .unwrap_or_default();
-    let status = if channels.is_empty() { DeliveryStatus::Sent } else { DeliveryStatus::Pending };
-    let row: Notification = diesel::insert_into(notifications::table)
-        .values((
-            notifications::id.eq(Uuid::new_v4()),
-            notifications::user_id.eq(user_id),
-            notifications::booking_id.eq(booking_id),
-            notifications::event_type.eq(event_type),
-            notifications::title.eq(title),
-            notifications::body.eq(body),
-            notifications::channels.eq(channels),
-            notifications::status.eq(status),
-            notifications::metadata.eq(metadata),
-        ))
-        .returning(Notification::as_returning())
-        .get_result(conn)
-        .await?;
+    let row: Notification = diesel::sql_query(
+        "INSERT INTO notifications (id, user_id, booking_id, event_type, title, body, channels, status, metadata) \
+         SELECT $1, $2, $3, $4, $5, $6, c.channels, \
+                CASE WHEN cardinality(c.channels) = 0 THEN $8 ELSE $9 END, $7 \
+         FROM (SELECT coalesce((SELECT array_remove(ARRAY[ \
+                   CASE WHEN p.enable_push AND coalesce(p.fcm_token, '') <> '' THEN 'push' END, \
+                   CASE WHEN p.enable_sms AND coalesce(p.phone_number, '') <> '' THEN 'sms' END, \
+                   CASE WHEN p.enable_email AND coalesce(p.email, '') <> '' THEN 'email' END], NULL) \
+                FROM notification_preferences p WHERE p.user_id = $2), '{}') AS channels) c \
+         RETURNING id, user_id, booking_id, event_type, title, body, channels, channels_sent, channels_failed, \
+                   retry_count, status, read_at, metadata, created_at, updated_at",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
+    .bind::<diesel::sql_types::Uuid, _>(user_id)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(booking_id)
+    .bind::<diesel::sql_types::Text, _>(event_type)
+    .bind::<diesel::sql_types::Text, _>(title)
+    .bind::<diesel::sql_types::Text, _>(body)
+    .bind::<diesel::sql_types::Jsonb, _>(metadata)
+    .bind::<diesel::sql_types::Text, _>(DeliveryStatus::Sent)
+    .bind::<diesel::sql_types::Text, _>(DeliveryStatus::Pending)
+    .get_result(conn)
+    .await?;
     let event = CloudEvent::new(
         "kilat-notification",
         "notification.created",

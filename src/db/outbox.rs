@@ -14,9 +14,10 @@ use super::Conn;
 use super::schema::outbox;
 use crate::domain::events::CloudEvent;
 
-/// Inserts `event` as the next in its aggregate's sequence. A transaction
-/// lock on the aggregate (`pg_advisory_xact_lock`, held to commit) numbers
-/// concurrent writers one after the other — a user's notifications come
+/// Inserts `event` as the next in its aggregate's sequence, in one round
+/// trip: `outbox_append` (a SQL function) takes a transaction lock on the
+/// aggregate (`pg_advisory_xact_lock`, held to commit), so concurrent
+/// writers are numbered one after the other — a user's notifications come
 /// from many bookings at once.
 pub async fn insert(
     conn: &mut Conn,
@@ -25,21 +26,14 @@ pub async fn insert(
     event: &CloudEvent,
 ) -> Result<(), diesel::result::Error> {
     let payload = serde_json::to_value(event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7)) IS NULL")
+    diesel::sql_query("SELECT outbox_append($1, $2, $3, $4, $5) IS NULL")
+        .bind::<SqlUuid, _>(event.id)
+        .bind::<Text, _>(aggregate_type)
         .bind::<SqlUuid, _>(aggregate_id)
+        .bind::<Text, _>(&event.event_type)
+        .bind::<Jsonb, _>(payload)
         .execute(conn)
         .await?;
-    diesel::sql_query(
-        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, event_type, payload, seq) \
-         SELECT $1, $2, $3, $4, $5, coalesce(max(seq), 0) + 1 FROM outbox WHERE aggregate_id = $3",
-    )
-    .bind::<SqlUuid, _>(event.id)
-    .bind::<Text, _>(aggregate_type)
-    .bind::<SqlUuid, _>(aggregate_id)
-    .bind::<Text, _>(&event.event_type)
-    .bind::<Jsonb, _>(payload)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

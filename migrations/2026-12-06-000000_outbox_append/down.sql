@@ -1,0 +1,1 @@
+DROP FUNCTION outbox_append(UUID, TEXT, UUID, TEXT, JSONB);
