@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark in one run on this machine, printed as it
-# goes (BENCHMARKS.md holds the method and the latest figures).
+# `make bench`: every benchmark in one run on this machine, each figure
+# beside its peer or bound, printed as it goes and summed up at the end
+# (BENCHMARKS.md holds the method and the latest figures).
 #
 #  1. the physical bound: redis-benchmark, pipelined PUBLISH to one subscriber
-#  2. fan-out, kilat: one node, and two nodes through Redis (make cluster)
-#  3. fan-out, the Bun peer (bench/bun): one node in-process, two nodes via Redis
-#  4. idle authenticated /ws sockets: resident memory per socket
-#  5. dispatch with 10k online runners
+#  2. fan-out, kilat and the Bun peer (bench/bun) alternately: one node,
+#     then two nodes through Redis; the generator spread over processes
+#  3. idle authenticated /ws sockets: resident memory per socket
+#  4. dispatch with 10k online runners: five runs at 10 bookings/s, one at 50/s
+#  5. REST: booking create and accept, against pgbench TPC-B run before and
+#     after; through nginx, on one node, and on one node with dispatch off;
+#     and what one create costs PostgreSQL (statements, transactions)
 #
 # BENCH_SECONDS (per fan-out step, default 4), BENCH_PAIRS (default 100),
-# BENCH_RATES, BENCH_IDLE (default 10000; the fd limit here is 20000).
+# BENCH_RATES, BENCH_PROCS (generator processes, default 2), BENCH_IDLE
+# (default 10000) and BENCH_IDLE_MAX (default 19000; the fd limit here is 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-4}
 pairs=${BENCH_PAIRS:-100}
-rates=${BENCH_RATES:-2000,5000,10000,20000,40000,60000,80000,100000}
+rates=${BENCH_RATES:-10000,20000,40000,60000,80000,100000,125000,150000}
+procs=${BENCH_PROCS:-2}
 idle=${BENCH_IDLE:-10000}
+idle_max=${BENCH_IDLE_MAX:-19000}
+db=${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}
 out=target/bench
 mkdir -p "$out"
+rm -f "$out"/*.txt
 ulimit -n "$(ulimit -Hn)"
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
@@ -31,7 +40,8 @@ export KILAT__REALTIME__WS_MAX_FRAMES_PER_SEC=1000000
 export KILAT__REALTIME__WS_MAX_SOCKETS_PER_USER=1000000
 bash scripts/cluster.sh up
 # these machines' PostgreSQL runs with autovacuum off: start from vacuumed tables
-psql "${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true
+vacuum() { psql "$db" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true; }
+vacuum
 
 echo
 echo "== 1. Redis bound: pipelined PUBLISH (1 subscriber, 200-byte payload)"
@@ -39,18 +49,12 @@ redis-cli SUBSCRIBE bench:bound >/dev/null &
 sub=$!
 sleep 0.3
 payload=$(head -c 200 /dev/zero | tr '\0' 'x')
-redis-benchmark -q -n 1000000 -P 32 -c 4 PUBLISH bench:bound "$payload" | tr '\r' '\n' | grep -v '^$' | tail -1
+redis-benchmark -q -n 1000000 -P 32 -c 4 PUBLISH bench:bound "$payload" | tr '\r' '\n' | grep -v '^$' | tail -1 |
+  tee "$out/redis.txt"
 kill $sub 2>/dev/null || true
 
 echo
-echo "== 2. fan-out, kilat"
-target/release/fanout --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8081 \
-  --pairs "$pairs" --rates "$rates" --seconds "$secs"
-target/release/fanout --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
-  --pairs "$pairs" --rates "$rates" --seconds "$secs"
-
-echo
-echo "== 3. fan-out, Bun peer"
+echo "== 2. fan-out, kilat and Bun alternately ($procs generator processes)"
 (cd bench/bun && [ -x node_modules/.bin/bun ] || npm install --no-audit --no-fund --silent)
 bun=bench/bun/node_modules/.bin/bun
 PORT=9080 $bun bench/bun/server.js >"$out/bun0.log" 2>&1 &
@@ -63,30 +67,84 @@ trap 'kill $b0 $b1 $b2 2>/dev/null || true' EXIT
 for p in 9080 9081 9082; do
   for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$p/health" 2>/dev/null && break; sleep 0.1; done
 done
-target/release/fanout --target bun --a http://127.0.0.1:9080 --b http://127.0.0.1:9080 \
-  --pairs "$pairs" --rates "$rates" --seconds "$secs"
-target/release/fanout --target bun --a http://127.0.0.1:9081 --b http://127.0.0.1:9082 \
-  --pairs "$pairs" --rates "$rates" --seconds "$secs"
+fanout() { # target a b file
+  target/release/fanout --target "$1" --a "$2" --b "$3" --pairs "$pairs" --rates "$rates" --seconds "$secs" \
+    --procs "$procs" | tee "$out/$4"
+}
+for round in 1 2; do
+  fanout kilat http://127.0.0.1:8081 http://127.0.0.1:8081 "fanout-one-kilat-$round.txt"
+  fanout bun http://127.0.0.1:9080 http://127.0.0.1:9080 "fanout-one-bun-$round.txt"
+done
+for round in 1 2; do
+  fanout kilat http://127.0.0.1:8081 http://127.0.0.1:8082 "fanout-two-kilat-$round.txt"
+  fanout bun http://127.0.0.1:9081 http://127.0.0.1:9082 "fanout-two-bun-$round.txt"
+done
 kill $b0 $b1 $b2 2>/dev/null || true
 
 echo
-echo "== 4. idle sockets"
-target/release/probe --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
-  --pid-b "$(cat target/cluster/node2.pid)" --pings 2000 --rate 1000 --idle "$idle"
+echo "== 3. idle sockets"
+for n in "$idle" "$idle_max"; do
+  target/release/probe --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
+    --pid-b "$(cat target/cluster/node2.pid)" --pings 500 --rate 500 --idle "$n" | tee "$out/idle-$n.txt"
+done
+
+echo "-- ${spread_total:=100200} sockets over six more nodes (one probe process each: the fd limit is per process)"
+spread_pids=()
+for i in 1 2 3 4 5 6; do
+  port=$((8090 + i))
+  KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$port KILAT__DATABASE__POOL_MAX_SIZE=3 KILAT__DISPATCH__ENABLED=false \
+    KILAT__LOG__LEVEL=warn target/release/kilat serve --no-migrate >"$out/spread-node$i.log" 2>&1 &
+  spread_pids+=($!)
+done
+for i in 1 2 3 4 5 6; do
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$((8090 + i))/health" 2>/dev/null && break; sleep 0.2; done
+done
+probes=()
+for i in 1 2 3 4 5 6; do
+  target/release/probe --a http://127.0.0.1:8081 --b "http://127.0.0.1:$((8090 + i))" --pid-b "${spread_pids[$((i - 1))]}" \
+    --pings 100 --rate 100 --idle $((spread_total / 6)) >"$out/spread-$i.txt" 2>&1 &
+  probes+=($!)
+done
+wait "${probes[@]}" || true
+kill "${spread_pids[@]}" 2>/dev/null || true
+cat "$out"/spread-*.txt | grep -E "idle|RSS" | tee "$out/idle-spread.txt"
 
 echo
-echo "== 5. dispatch, 10k online runners"
+echo "== 4. dispatch, 10k online runners"
+vacuum
+for run in 1 2 3 4 5; do
+  KILAT_ENVIRONMENT=local target/release/dispatch_bench --url http://127.0.0.1:8081 --runners 10000 \
+    --bookings 200 --rate 10 | tee "$out/dispatch-10-$run.txt"
+done
 KILAT_ENVIRONMENT=local target/release/dispatch_bench --url http://127.0.0.1:8081 --runners 10000 \
-  --bookings 200 --rate 10
+  --bookings 300 --rate 50 | tee "$out/dispatch-50.txt"
 
 echo
-echo "== 6. REST: booking create, then accept (each accept followed by a decline), against pgbench"
+echo "== 5. REST: booking create, then accept (each accept followed by a decline), against pgbench TPC-B"
 # the dispatch benchmark just inserted and deleted 10k runners (autovacuum is off here)
-psql "${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true
-target/release/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8 | tee "$out/rest.txt"
-bash scripts/pgbench_ref.sh | tee "$out/pgbench.txt"
-create=$(awk '$1 == "create" {sub("/s", "", $6); print $6}' "$out/rest.txt")
-tps=$(awk '/^tps/ {print $3; exit}' "$out/pgbench.txt")
-if [ -n "$create" ] && [ -n "$tps" ]; then
-  awk -v c="$create" -v t="$tps" 'BEGIN {printf "  booking create %.0f/s through nginx = %.2f x pgbench TPC-B (%.0f tps, 16 clients) in this run; target >= 0.50\n", c, c / t, t}'
-fi
+vacuum
+bash scripts/pgbench_ref.sh | tee "$out/pgbench-1.txt"
+vacuum
+echo "-- two nodes behind nginx, dispatch on"
+target/release/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8 | tee "$out/rest-nginx.txt"
+echo "-- one node, dispatch on"
+target/release/rest_bench --url http://127.0.0.1:8081 --clients 16 --seconds 8 | tee "$out/rest-one.txt"
+echo "-- what one create costs PostgreSQL (one node)"
+bash scripts/statements.sh http://127.0.0.1:8081 200 | tee "$out/statements.txt"
+echo "-- one node alone, dispatch off"
+bash scripts/cluster.sh down >/dev/null
+vacuum
+KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=8083 KILAT__DISPATCH__ENABLED=false KILAT__LOG__LEVEL=warn \
+  KILAT__RATE_LIMIT__AUTH_PER_MINUTE=1000000 KILAT__RATE_LIMIT__API_PER_MINUTE=1000000 \
+  target/release/kilat serve --no-migrate >"$out/node-nodispatch.log" 2>&1 &
+solo=$!
+for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:8083/health 2>/dev/null && break; sleep 0.2; done
+target/release/rest_bench --url http://127.0.0.1:8083 --clients 16 --seconds 8 | tee "$out/rest-nodispatch.txt"
+kill $solo
+wait $solo 2>/dev/null || true
+vacuum
+bash scripts/pgbench_ref.sh | tee "$out/pgbench-2.txt"
+
+echo
+echo "== summary: each figure beside its peer or bound, from this run"
+python3 scripts/bench_summary.py "$out"

@@ -208,6 +208,7 @@ fn start_actors(
         writer.clone(),
         Duration::from_secs(rt.runner_idle_secs),
         grace,
+        rt.actor_shards,
     )
     .start();
     PresenceSweeper::new(pool.clone(), redis.clone(), bus.clone(), prefix, grace).start();

@@ -207,6 +207,9 @@ pub struct RealtimeSettings {
     pub relay_interval_ms: u64,
     pub location_flush_ms: u64,
     pub runner_idle_secs: u64,
+    /// Threads the runner and booking actors are spread over (by id); 0:
+    /// on the registry's own thread, with the bus.
+    pub actor_shards: usize,
     pub ws_heartbeat_secs: u64,
     pub ws_client_timeout_secs: u64,
     pub ws_max_frame_bytes: usize,

@@ -37,6 +37,10 @@ pub struct Registry {
     bookings: HashMap<Uuid, (Addr<BookingActor>, HashSet<u64>)>,
     sessions: HashMap<u64, HashSet<Uuid>>,
     runners: HashMap<Uuid, Addr<RunnerActor>>,
+    /// Runner and booking actors live on these arbiters (one thread per
+    /// core), picked by id, so pings and frames are not all handled by the
+    /// thread that runs the registry and the bus.
+    shards: Vec<ArbiterHandle>,
 }
 
 impl Registry {
@@ -47,6 +51,7 @@ impl Registry {
         writer: Addr<LocationWriter>,
         runner_idle: Duration,
         presence_ttl: Duration,
+        shards: usize,
     ) -> Self {
         Self {
             prefix,
@@ -58,6 +63,15 @@ impl Registry {
             bookings: HashMap::new(),
             sessions: HashMap::new(),
             runners: HashMap::new(),
+            shards: (0..shards).map(|_| Arbiter::new().handle()).collect(),
+        }
+    }
+
+    /// The arbiter for an actor: a shard by id, or this one (no shards).
+    fn shard(&self, id: Uuid) -> ArbiterHandle {
+        match self.shards.len() {
+            0 => Arbiter::current(),
+            n => self.shards[(id.as_u128() % n as u128) as usize].clone(),
         }
     }
 
@@ -86,6 +100,12 @@ impl Actor for Registry {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(100_000);
     }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        for shard in &self.shards {
+            shard.stop();
+        }
+    }
 }
 
 impl Handler<Watch> for Registry {
@@ -95,10 +115,11 @@ impl Handler<Watch> for Registry {
     /// Redis subscription is live.
     fn handle(&mut self, msg: Watch, _: &mut Self::Context) -> Self::Result {
         let (prefix, bus, pool) = (&self.prefix, &self.bus, &self.pool);
+        let shard = self.shard(msg.booking_id);
         let (addr, watchers) = self.bookings.entry(msg.booking_id).or_insert_with(|| {
             let channel = booking_channel(prefix, msg.booking_id);
             let actor = BookingActor::new(msg.booking_id, channel, next_id(), bus.clone(), pool.clone());
-            (actor.start(), HashSet::new())
+            (BookingActor::start_in_arbiter(&shard, move |_| actor), HashSet::new())
         });
         watchers.insert(msg.session_id);
         self.sessions.entry(msg.session_id).or_default().insert(msg.booking_id);
@@ -144,7 +165,8 @@ impl Registry {
                     idle_after: self.runner_idle,
                     presence_ttl: self.presence_ttl,
                 };
-                let addr = RunnerActor::new(runner_id, next_id(), deps).start();
+                let actor = RunnerActor::new(runner_id, next_id(), deps);
+                let addr = RunnerActor::start_in_arbiter(&self.shard(runner_id), move |_| actor);
                 self.runners.insert(runner_id, addr.clone());
                 addr
             }

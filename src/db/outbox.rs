@@ -69,10 +69,15 @@ pub async fn relay_batch<S: EventSink>(conn: &mut Conn, limit: i64, sink: &S) ->
             #[diesel(sql_type = diesel::sql_types::Bool)]
             locked: bool,
         }
-        let locked = diesel::sql_query(format!("SELECT pg_try_advisory_xact_lock({RELAY_LOCK_KEY}) AS locked"))
-            .get_result::<Locked>(conn)
-            .await?
-            .locked;
+        // Marking events published need not wait for the WAL flush: lost in
+        // a crash, they are published again (delivery is at least once).
+        let locked = diesel::sql_query(format!(
+            "SELECT pg_try_advisory_xact_lock({RELAY_LOCK_KEY}) AS locked, \
+                    set_config('synchronous_commit', 'off', true) AS relaxed"
+        ))
+        .get_result::<Locked>(conn)
+        .await?
+        .locked;
         if !locked {
             return Ok(0);
         }

@@ -6,6 +6,11 @@
 //! `/ws/tracking/:id`) or the Bun peer in `bench/bun/` (`--target bun`),
 //! so the ratio compares like with like. A == B is the one-node topology.
 //!
+//! `--procs N` spreads the pairs over N generator processes (this binary
+//! again, in worker mode), each sending its share of every step's rate on
+//! a common clock; their histograms are merged. One process tops out near
+//! 100k pings/s on one core, so with N ≥ 2 the ceiling is the servers'.
+//!
 //! ```text
 //! KILAT__REALTIME__WS_MAX_FRAMES_PER_SEC=1000000 make cluster
 //! cargo run --release -p kilat-tools --bin fanout -- --target kilat --a http://127.0.0.1:8081 --b http://127.0.0.1:8082
@@ -29,6 +34,9 @@ struct Args {
     rates: Vec<u64>,
     seconds: f64,
     label: String,
+    procs: usize,
+    /// worker mode: the job file written by the parent
+    worker: Option<String>,
 }
 
 fn args() -> Args {
@@ -40,6 +48,8 @@ fn args() -> Args {
         rates: vec![1000, 2000, 5000, 10000, 15000, 20000, 30000, 40000],
         seconds: 5.0,
         label: String::new(),
+        procs: 1,
+        worker: None,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     for pair in raw.chunks(2) {
@@ -52,6 +62,8 @@ fn args() -> Args {
             "--rates" => out.rates = value.split(',').map(|r| r.trim().parse().unwrap()).collect(),
             "--seconds" => out.seconds = value.parse().unwrap(),
             "--label" => out.label = value,
+            "--procs" => out.procs = value.parse::<usize>().unwrap().max(1),
+            "--worker" => out.worker = Some(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -143,21 +155,33 @@ struct Tally {
     latency: Histogram<u64>,
 }
 
-#[actix_web::main]
-async fn main() {
-    let args = args();
-    let client =
-        awc::Client::builder().connector(awc::Connector::new().limit(0)).timeout(Duration::from_secs(30)).finish();
-    let pairs = match args.target.as_str() {
-        "kilat" => kilat_pairs(&client, &args).await,
-        "bun" => bun_pairs(&args),
-        other => panic!("unknown target {other}"),
-    };
-    let started = Instant::now();
-    let tally =
-        Rc::new(RefCell::new(Tally { received: 0, latency: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap() }));
+type Sink = futures_util::stream::SplitSink<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>, awc::ws::Message>;
+
+/// One step's outcome in one process: pings sent and frames received over
+/// `secs`, with the ping → watcher latencies (µs).
+struct Step {
+    rate: u64,
+    sent: u64,
+    received: u64,
+    secs: f64,
+    latency: Histogram<u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()
+}
+
+/// Opens every pair's watcher and runner sockets; the watchers record
+/// each ping's latency into `tally` (send time rides in the longitude,
+/// µs since `started`, so a process only times its own pings).
+async fn connect(
+    client: &awc::Client,
+    pairs: &[(String, String)],
+    started: Instant,
+    tally: &Rc<RefCell<Tally>>,
+) -> Vec<Sink> {
     let mut sinks = Vec::new();
-    for (runner_url, watcher_url) in &pairs {
+    for (runner_url, watcher_url) in pairs {
         let (_, watcher) = client.ws(watcher_url.clone()).max_frame_size(64 * 1024).connect().await.unwrap();
         let (_, runner) = client.ws(runner_url.clone()).connect().await.unwrap();
         let (sink, mut runner_stream) = runner.split();
@@ -170,7 +194,6 @@ async fn main() {
                 let awc::ws::Frame::Text(bytes) = frame else { continue };
                 let now = started.elapsed().as_micros() as u64;
                 let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                // the ping's send time rides in its longitude (µs since start)
                 if let Some(lng) = v["longitude"].as_f64() {
                     let sent = ((lng - 100.0) * 1e8).round() as u64;
                     let mut t = tally.borrow_mut();
@@ -181,64 +204,215 @@ async fn main() {
         });
         sinks.push(sink);
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    println!("fan-out: {} — {} runner→watcher pairs, {:.0}s per step", args.label, pairs.len(), args.seconds);
-    println!("  {:>9} {:>10} {:>10} {:>9} {:>9} {:>9}", "target/s", "sent/s", "recv/s", "p50 ms", "p99 ms", "max ms");
-    let mut best = (0.0, 0.0, 0.0);
-    for rate in &args.rates {
-        {
-            let mut t = tally.borrow_mut();
-            t.received = 0;
-            t.latency.reset();
+    sinks
+}
+
+/// Sends `rate` pings/s spread over the sinks for `seconds`, then waits
+/// for stragglers and reads the tally.
+async fn run_step(sinks: &mut [Sink], rate: u64, seconds: f64, started: Instant, tally: &Rc<RefCell<Tally>>) -> Step {
+    {
+        let mut t = tally.borrow_mut();
+        t.received = 0;
+        t.latency.reset();
+    }
+    let step = Duration::from_secs_f64(seconds);
+    let tick = Duration::from_millis(2);
+    let begun = Instant::now();
+    let mut sent = 0u64;
+    let mut next = 0usize;
+    while begun.elapsed() < step {
+        let due = (begun.elapsed().as_secs_f64() * rate as f64) as u64;
+        let mut touched = Vec::new();
+        while sent < due && !sinks.is_empty() {
+            let i = next % sinks.len();
+            next += 1;
+            let micros = started.elapsed().as_micros() as f64;
+            // lat stays put; lng = 100 + µs × 1e-8 (exact to the µs for hours)
+            let frame =
+                json!({"type": "location", "latitude": 3.0, "longitude": 100.0 + micros * 1e-8, "speed_kmh": 30});
+            let _ = sinks[i].feed(awc::ws::Message::Text(frame.to_string().into())).await;
+            touched.push(i);
+            sent += 1;
         }
-        let step = Duration::from_secs_f64(args.seconds);
-        let tick = Duration::from_millis(2);
-        let begun = Instant::now();
-        let mut sent = 0u64;
-        let mut next = 0usize;
-        while begun.elapsed() < step {
-            let due = (begun.elapsed().as_secs_f64() * *rate as f64) as u64;
-            let mut touched = Vec::new();
-            while sent < due {
-                let i = next % sinks.len();
-                next += 1;
-                let micros = started.elapsed().as_micros() as f64;
-                // lat stays put; lng = 100 + µs × 1e-8 (exact to the µs for hours)
-                let frame =
-                    json!({"type": "location", "latitude": 3.0, "longitude": 100.0 + micros * 1e-8, "speed_kmh": 30});
-                let _ = sinks[i].feed(awc::ws::Message::Text(frame.to_string().into())).await;
-                touched.push(i);
-                sent += 1;
-            }
-            touched.sort_unstable();
-            touched.dedup();
-            for i in touched {
-                let _ = sinks[i].flush().await;
-            }
-            tokio::time::sleep(tick).await;
+        touched.sort_unstable();
+        touched.dedup();
+        for i in touched {
+            let _ = sinks[i].flush().await;
         }
-        let secs = begun.elapsed().as_secs_f64();
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let t = tally.borrow();
+        tokio::time::sleep(tick).await;
+    }
+    let secs = begun.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = tally.borrow();
+    Step { rate, sent, received: t.received, secs, latency: t.latency.clone() }
+}
+
+/// Prints the table, one row per step, until a step saturates.
+struct Report {
+    best: (f64, f64, f64),
+}
+
+impl Report {
+    fn header(label: &str, pairs: usize, seconds: f64, procs: usize) -> Self {
+        let spread = if procs > 1 { format!(", {procs} generator processes") } else { String::new() };
+        println!("fan-out: {label} — {pairs} runner→watcher pairs, {seconds:.0}s per step{spread}");
+        println!(
+            "  {:>9} {:>10} {:>10} {:>9} {:>9} {:>9}",
+            "target/s", "sent/s", "recv/s", "p50 ms", "p99 ms", "max ms"
+        );
+        Self { best: (0.0, 0.0, 0.0) }
+    }
+
+    /// False once saturated (< 90 % delivered or p99 over 500 ms).
+    fn row(&mut self, s: &Step) -> bool {
         let ms = |v: u64| v as f64 / 1000.0;
-        let recv = t.received as f64 / secs;
+        let recv = s.received as f64 / s.secs;
+        let (p50, p99) = (ms(s.latency.value_at_quantile(0.5)), ms(s.latency.value_at_quantile(0.99)));
         println!(
             "  {:>9} {:>10.0} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
-            rate,
-            sent as f64 / secs,
+            s.rate,
+            s.sent as f64 / s.secs,
             recv,
-            ms(t.latency.value_at_quantile(0.5)),
-            ms(t.latency.value_at_quantile(0.99)),
-            ms(t.latency.max())
+            p50,
+            p99,
+            ms(s.latency.max())
         );
-        let delivered = t.received as f64 / sent.max(1) as f64;
-        if delivered >= 0.95 && recv > best.0 {
-            best = (recv, ms(t.latency.value_at_quantile(0.5)), ms(t.latency.value_at_quantile(0.99)));
+        let delivered = s.received as f64 / s.sent.max(1) as f64;
+        if delivered >= 0.95 && recv > self.best.0 {
+            self.best = (recv, p50, p99);
         }
-        if delivered < 0.9 || ms(t.latency.value_at_quantile(0.99)) > 500.0 {
+        if delivered < 0.9 || p99 > 500.0 {
             println!("  saturated: {:.0}% delivered", delivered * 100.0);
+            return false;
+        }
+        true
+    }
+
+    fn finish(&self) {
+        let (recv, p50, p99) = self.best;
+        println!("  best sustained (≥95% delivered): {recv:.0} frames/s at p50 {p50:.2} ms, p99 {p99:.2} ms");
+    }
+}
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// Waits until the wall clock reaches `at` (µs since the epoch).
+async fn until(at: u64) {
+    let now = unix_micros();
+    if at > now {
+        tokio::time::sleep(Duration::from_micros(at - now)).await;
+    }
+}
+
+/// How far apart the workers' steps start: the step, the straggler wait, slack.
+fn step_period_us(seconds: f64) -> u64 {
+    ((seconds + 2.5) * 1e6) as u64
+}
+
+/// Worker mode: this process's pairs and share of each rate, on the
+/// parent's clock; prints one JSON line per step (the histogram as
+/// value/count pairs).
+async fn worker(client: &awc::Client, job: &str) {
+    let job: Value = serde_json::from_str(&std::fs::read_to_string(job).unwrap()).unwrap();
+    let pairs: Vec<(String, String)> = serde_json::from_value(job["pairs"].clone()).unwrap();
+    let rates: Vec<u64> = serde_json::from_value(job["rates"].clone()).unwrap();
+    let (t0, seconds, share) =
+        (job["t0_us"].as_u64().unwrap(), job["seconds"].as_f64().unwrap(), job["share"].as_f64().unwrap());
+    let started = Instant::now();
+    let tally = Rc::new(RefCell::new(Tally { received: 0, latency: histogram() }));
+    let mut sinks = connect(client, &pairs, started, &tally).await;
+    for (k, rate) in rates.iter().enumerate() {
+        until(t0 + k as u64 * step_period_us(seconds)).await;
+        let step = run_step(&mut sinks, (*rate as f64 * share).round() as u64, seconds, started, &tally).await;
+        let buckets: Vec<(u64, u64)> =
+            step.latency.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+        println!(
+            "{}",
+            json!({"rate": rate, "sent": step.sent, "received": step.received, "secs": step.secs, "hist": buckets})
+        );
+        if step.received < step.sent * 9 / 10 {
+            break; // saturated: the parent stops its report here too
+        }
+    }
+}
+
+/// Spreads the pairs over `procs` workers and merges their steps.
+fn spread(args: &Args, pairs: &[(String, String)]) {
+    let exe = std::env::current_exe().unwrap();
+    let dir = std::env::temp_dir();
+    // time for every worker to open its sockets before the first step
+    let t0 = unix_micros() + 3_000_000 + pairs.len() as u64 * 10_000;
+    let mut children = Vec::new();
+    for w in 0..args.procs {
+        let mine: Vec<&(String, String)> = pairs.iter().skip(w).step_by(args.procs).collect();
+        let share = mine.len() as f64 / pairs.len() as f64;
+        let path = dir.join(format!("kilat-fanout-{}-{w}.json", std::process::id()));
+        let job = json!({"pairs": mine, "rates": args.rates, "t0_us": t0, "seconds": args.seconds, "share": share});
+        std::fs::write(&path, job.to_string()).unwrap();
+        let child = std::process::Command::new(&exe)
+            .args(["--worker", path.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        children.push((child, path));
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    for (child, path) in children {
+        let out = child.wait_with_output().unwrap();
+        let _ = std::fs::remove_file(path);
+        for (k, line) in String::from_utf8_lossy(&out.stdout).lines().enumerate() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            if steps.len() <= k {
+                let rate = v["rate"].as_u64().unwrap();
+                steps.push(Step { rate, sent: 0, received: 0, secs: 0.0, latency: histogram() });
+            }
+            let step = &mut steps[k];
+            step.sent += v["sent"].as_u64().unwrap();
+            step.received += v["received"].as_u64().unwrap();
+            step.secs = step.secs.max(v["secs"].as_f64().unwrap());
+            for pair in v["hist"].as_array().unwrap() {
+                let _ = step.latency.record_n(pair[0].as_u64().unwrap().max(1), pair[1].as_u64().unwrap());
+            }
+        }
+    }
+    let mut report = Report::header(&args.label, pairs.len(), args.seconds, args.procs);
+    for step in &steps {
+        if !report.row(step) {
             break;
         }
     }
-    println!("  best sustained (≥95% delivered): {:.0} frames/s at p50 {:.2} ms, p99 {:.2} ms", best.0, best.1, best.2);
+    report.finish();
+}
+
+#[actix_web::main]
+async fn main() {
+    let args = args();
+    let client =
+        awc::Client::builder().connector(awc::Connector::new().limit(0)).timeout(Duration::from_secs(30)).finish();
+    if let Some(job) = &args.worker {
+        return worker(&client, job).await;
+    }
+    let pairs = match args.target.as_str() {
+        "kilat" => kilat_pairs(&client, &args).await,
+        "bun" => bun_pairs(&args),
+        other => panic!("unknown target {other}"),
+    };
+    if args.procs > 1 {
+        // the workers are blocking children; this thread only waits for them
+        return spread(&args, &pairs);
+    }
+    let started = Instant::now();
+    let tally = Rc::new(RefCell::new(Tally { received: 0, latency: histogram() }));
+    let mut sinks = connect(&client, &pairs, started, &tally).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut report = Report::header(&args.label, pairs.len(), args.seconds, 1);
+    for rate in &args.rates {
+        let step = run_step(&mut sinks, *rate, args.seconds, started, &tally).await;
+        if !report.row(&step) {
+            break;
+        }
+    }
+    report.finish();
 }
