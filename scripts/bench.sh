@@ -13,14 +13,14 @@
 #     and what one create costs PostgreSQL (statements, transactions)
 #
 # BENCH_SECONDS (per fan-out step, default 4), BENCH_PAIRS (default 100),
-# BENCH_RATES, BENCH_PROCS (generator processes, default 2), BENCH_IDLE
+# BENCH_RATES, BENCH_PROCS (generator processes, default 1: on two cores more of them starve the servers), BENCH_IDLE
 # (default 10000) and BENCH_IDLE_MAX (default 19000; the fd limit here is 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-4}
 pairs=${BENCH_PAIRS:-100}
-rates=${BENCH_RATES:-10000,20000,40000,60000,80000,100000,125000,150000}
-procs=${BENCH_PROCS:-2}
+rates=${BENCH_RATES:-10000,20000,40000,60000,80000,100000,125000,150000,200000}
+procs=${BENCH_PROCS:-1}
 idle=${BENCH_IDLE:-10000}
 idle_max=${BENCH_IDLE_MAX:-19000}
 db=${KILAT__DATABASE__URL:-postgres://kilat:kilat@127.0.0.1:5432/kilat}
@@ -41,7 +41,18 @@ export KILAT__REALTIME__WS_MAX_SOCKETS_PER_USER=1000000
 bash scripts/cluster.sh up
 # these machines' PostgreSQL runs with autovacuum off: start from vacuumed tables
 vacuum() { psql "$db" -qc "VACUUM ANALYZE" >/dev/null 2>&1 || true; }
-vacuum
+# Load generators leave bookings waiting for a runner (rest_bench's accept
+# phase declines every booking it takes); the dispatchers would retry each
+# every 30 s for ever, and offer them to the dispatch benchmark's runners.
+# Generator accounts' waiting bookings are closed before each section.
+quiet() {
+  psql "$db" -qc "WITH gone AS (UPDATE bookings b SET status = 'cancelled', updated_at = now() FROM users u
+      WHERE u.id = b.owner_id AND b.status = 'requested'
+        AND u.email ~ '^(rest|stmt|fanout|probe|bench|sim)-' RETURNING b.id)
+    DELETE FROM booking_dispatch d USING gone WHERE d.booking_id = gone.id" >/dev/null
+  vacuum
+}
+quiet
 
 echo
 echo "== 1. Redis bound: pipelined PUBLISH (1 subscriber, 200-byte payload)"
@@ -82,23 +93,27 @@ done
 kill $b0 $b1 $b2 2>/dev/null || true
 
 echo
-echo "== 3. idle sockets"
+echo "== 3. idle sockets (each count on a node started for it: freed memory stays with the allocator)"
+spare_node() { # port log: starts a node holding only sockets, prints its pid
+  KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$1 KILAT__DATABASE__POOL_MAX_SIZE=3 KILAT__DISPATCH__ENABLED=false \
+    KILAT__LOG__LEVEL=warn target/release/kilat serve --no-migrate >"$2" 2>&1 &
+  echo $!
+}
+wait_up() { for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$1/health" 2>/dev/null && return; sleep 0.2; done; }
 for n in "$idle" "$idle_max"; do
-  target/release/probe --a http://127.0.0.1:8081 --b http://127.0.0.1:8082 \
-    --pid-b "$(cat target/cluster/node2.pid)" --pings 500 --rate 500 --idle "$n" | tee "$out/idle-$n.txt"
+  pid=$(spare_node 8090 "$out/idle-node-$n.log")
+  wait_up 8090
+  target/release/probe --a http://127.0.0.1:8081 --b http://127.0.0.1:8090 --pid-b "$pid" \
+    --pings 100 --rate 100 --idle "$n" | tee "$out/idle-$n.txt"
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
 done
-
 echo "-- ${spread_total:=100200} sockets over six more nodes (one probe process each: the fd limit is per process)"
 spread_pids=()
 for i in 1 2 3 4 5 6; do
-  port=$((8090 + i))
-  KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$port KILAT__DATABASE__POOL_MAX_SIZE=3 KILAT__DISPATCH__ENABLED=false \
-    KILAT__LOG__LEVEL=warn target/release/kilat serve --no-migrate >"$out/spread-node$i.log" 2>&1 &
-  spread_pids+=($!)
+  spread_pids+=("$(spare_node $((8090 + i)) "$out/spread-node$i.log")")
 done
-for i in 1 2 3 4 5 6; do
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$((8090 + i))/health" 2>/dev/null && break; sleep 0.2; done
-done
+for i in 1 2 3 4 5 6; do wait_up $((8090 + i)); done
 probes=()
 for i in 1 2 3 4 5 6; do
   target/release/probe --a http://127.0.0.1:8081 --b "http://127.0.0.1:$((8090 + i))" --pid-b "${spread_pids[$((i - 1))]}" \
@@ -111,7 +126,7 @@ cat "$out"/spread-*.txt | grep -E "idle|RSS" | tee "$out/idle-spread.txt"
 
 echo
 echo "== 4. dispatch, 10k online runners"
-vacuum
+quiet
 for run in 1 2 3 4 5; do
   KILAT_ENVIRONMENT=local target/release/dispatch_bench --url http://127.0.0.1:8081 --runners 10000 \
     --bookings 200 --rate 10 | tee "$out/dispatch-10-$run.txt"
@@ -122,18 +137,20 @@ KILAT_ENVIRONMENT=local target/release/dispatch_bench --url http://127.0.0.1:808
 echo
 echo "== 5. REST: booking create, then accept (each accept followed by a decline), against pgbench TPC-B"
 # the dispatch benchmark just inserted and deleted 10k runners (autovacuum is off here)
-vacuum
+quiet
 bash scripts/pgbench_ref.sh | tee "$out/pgbench-1.txt"
 vacuum
 echo "-- two nodes behind nginx, dispatch on"
 target/release/rest_bench --url http://127.0.0.1:8080 --clients 16 --seconds 8 | tee "$out/rest-nginx.txt"
 echo "-- one node, dispatch on"
+quiet
 target/release/rest_bench --url http://127.0.0.1:8081 --clients 16 --seconds 8 | tee "$out/rest-one.txt"
 echo "-- what one create costs PostgreSQL (one node)"
+quiet
 bash scripts/statements.sh http://127.0.0.1:8081 200 | tee "$out/statements.txt"
 echo "-- one node alone, dispatch off"
 bash scripts/cluster.sh down >/dev/null
-vacuum
+quiet
 KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=8083 KILAT__DISPATCH__ENABLED=false KILAT__LOG__LEVEL=warn \
   KILAT__RATE_LIMIT__AUTH_PER_MINUTE=1000000 KILAT__RATE_LIMIT__API_PER_MINUTE=1000000 \
   target/release/kilat serve --no-migrate >"$out/node-nodispatch.log" 2>&1 &
@@ -142,7 +159,7 @@ for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:8083/health 2>
 target/release/rest_bench --url http://127.0.0.1:8083 --clients 16 --seconds 8 | tee "$out/rest-nodispatch.txt"
 kill $solo
 wait $solo 2>/dev/null || true
-vacuum
+quiet
 bash scripts/pgbench_ref.sh | tee "$out/pgbench-2.txt"
 
 echo

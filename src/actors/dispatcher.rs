@@ -504,8 +504,7 @@ impl Handler<DispatchBooking> for Dispatcher {
     fn handle(&mut self, msg: DispatchBooking, ctx: &mut Self::Context) {
         let DispatchBooking { booking_id, booking, claimed } = msg;
         if claimed {
-            // the creating transaction also told the owner we are searching
-            return self.start_round(booking_id, booking, ctx);
+            return self.begin(booking_id, booking, ctx);
         }
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
         let gate = self.gate();

@@ -291,8 +291,7 @@ pub struct DispatchBooking {
     pub booking_id: Uuid,
     /// The booking as just committed, when the sender has it (saves a read).
     pub booking: Option<std::sync::Arc<crate::db::bookings::Booking>>,
-    /// The creating transaction already took this node's lease (and told
-    /// the owner the search is on).
+    /// The creating transaction already took this node's lease.
     pub claimed: bool,
 }
 

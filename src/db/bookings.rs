@@ -187,8 +187,7 @@ pub type Lease<'a> = Option<(&'a str, f64)>;
 
 /// Inserts a requested booking with its history row and `requested`
 /// event; with a `lease`, the node's dispatch lease too, so the dispatcher
-/// starts searching without a claim round trip of its own, and
-/// `booking.searching` for the owner.
+/// starts searching without a claim round trip of its own.
 pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Result<Booking, DbError> {
     conn.transaction::<Booking, DbError, _>(async |conn| {
         let now = Utc::now();
@@ -266,10 +265,6 @@ pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Resul
             .bind::<diesel::sql_types::Double, _>(lease_secs)
             .execute(conn)
             .await?;
-            // Claimed here for this node: the owner hears that runners are
-            // being searched in the same commit, not in a transaction of its own.
-            let facts = booking.facts();
-            stream::append(conn, &facts, &booking_event("searching", &facts, now, json!({})), None).await?;
         }
         Ok(booking)
     })

@@ -228,6 +228,14 @@ async fn main() {
             OR runner_id IN (SELECT id FROM users WHERE email LIKE 'bench-%' || $1 || '%')",
         "DELETE FROM users WHERE email LIKE 'bench-%' || $1 || '%'",
     ] {
-        diesel::sql_query(sql).bind::<Text, _>(&tag).execute(&mut db).await.unwrap();
+        // the nodes' dispatch sweeps may hold a row this delete needs: a
+        // deadlock is retried
+        for attempt in 1.. {
+            match diesel::sql_query(sql).bind::<Text, _>(&tag).execute(&mut db).await {
+                Ok(_) => break,
+                Err(e) if attempt < 5 => eprintln!("cleanup retried: {e}"),
+                Err(e) => panic!("cleanup failed: {e}"),
+            }
+        }
     }
 }
