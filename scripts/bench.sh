@@ -50,6 +50,11 @@ quiet() {
       WHERE u.id = b.owner_id AND b.status = 'requested'
         AND u.email ~ '^(rest|stmt|fanout|probe|bench|sim)-' RETURNING b.id)
     DELETE FROM booking_dispatch d USING gone WHERE d.booking_id = gone.id" >/dev/null
+  # a dispatch benchmark that died before its cleanup leaves 10k runners in
+  # the spatial index, which every later search would walk past
+  psql "$db" -qc "DELETE FROM bookings WHERE owner_id IN (SELECT id FROM users WHERE email LIKE 'bench-%')
+      OR runner_id IN (SELECT id FROM users WHERE email LIKE 'bench-%')" >/dev/null
+  psql "$db" -qc "DELETE FROM users WHERE email LIKE 'bench-%'" >/dev/null
   vacuum
 }
 quiet
