@@ -207,7 +207,19 @@ async fn main() {
         let mut held = Vec::with_capacity(args.idle as usize);
         let opened = Instant::now();
         for _ in 0..args.idle {
-            let (_, framed) = client.ws(ws_url(&args.b, format!("/ws?token={owner}"))).connect().await.unwrap();
+            // a node short of pooled connections answers 503: back off and retry, as an app does
+            let mut attempt = 0;
+            let framed = loop {
+                match client.ws(ws_url(&args.b, format!("/ws?token={owner}"))).connect().await {
+                    Ok((_, framed)) => break framed,
+                    Err(e) if attempt < 20 => {
+                        attempt += 1;
+                        eprintln!("upgrade retried: {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("upgrade failed: {e}"),
+                }
+            };
             held.push(framed);
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
