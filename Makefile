@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test e2e deps check fmt clippy schema-check release docker cluster cluster-down demo bench faults
+.PHONY: run test e2e deps check fmt clippy schema-check release docker cluster cluster-down redis-cluster redis-cluster-down demo bench faults
 
 ## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
 run: deps
@@ -46,6 +46,14 @@ cluster:
 
 cluster-down:
 	bash scripts/cluster.sh down
+
+## A local 3-master Redis Cluster (:7101-:7103) from the OS package, checked with a sharded
+## message; REDIS_CLUSTER_FLAGS=--replicas adds a replica each (:7104-:7106).
+redis-cluster:
+	bash scripts/redis-cluster.sh up $(REDIS_CLUSTER_FLAGS) && bash scripts/redis-cluster.sh check
+
+redis-cluster-down:
+	bash scripts/redis-cluster.sh down
 
 ## Every benchmark (Redis bound, fan-out vs the Bun peer, idle sockets, dispatch); see BENCHMARKS.md.
 bench:
