@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test e2e deps check fmt clippy schema-check release docker cluster cluster-down redis-cluster redis-cluster-down demo bench faults
+.PHONY: run test e2e deps check fmt clippy schema-check release docker cluster cluster-sharded cluster-down redis-cluster redis-cluster-down demo bench faults
 
 ## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
 run: deps
@@ -43,6 +43,10 @@ release:
 ## Two release nodes (:8081, :8082) behind nginx (:8080), no Docker; `make cluster-down` stops them.
 cluster:
 	bash scripts/cluster.sh up
+
+## Three release nodes behind nginx on the local 3-master Redis Cluster (sharded pub/sub).
+cluster-sharded:
+	CLUSTER_NODES=3 CLUSTER_REDIS=cluster bash scripts/cluster.sh up
 
 cluster-down:
 	bash scripts/cluster.sh down

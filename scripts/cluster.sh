@@ -4,7 +4,12 @@
 # upgrade, no sticky sessions), on the PostgreSQL/PostGIS and Redis that
 # scripts/deps.sh starts. deploy/nginx.conf (compose) mirrors it.
 #
-#   scripts/cluster.sh up | down | status | node 1|2   (node: start one node again)
+#   scripts/cluster.sh up | down | status | node N   (node: start one node again)
+#
+# CLUSTER_NODES=3 runs three nodes (:8081-:8083); CLUSTER_REDIS=cluster puts
+# them on the local Redis Cluster of scripts/redis-cluster.sh (three masters
+# on :7101-:7103; REDIS_CLUSTER_FLAGS=--replicas adds a replica each), so
+# channels travel by sharded pub/sub. `make cluster-sharded` does both.
 #
 # The nodes run in the local environment (simulated payments) with rate
 # limits raised for load generators (CLUSTER_RATE_LIMIT, default 1000000
@@ -13,7 +18,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="$PWD/target/cluster"
 lb_port=${CLUSTER_PORT:-8080}
-ports=(8081 8082)
+nodes=${CLUSTER_NODES:-2}
+ports=()
+for i in $(seq 1 "$nodes"); do ports+=($((8080 + i))); done
+redis_env=()
+if [ "${CLUSTER_REDIS:-single}" = cluster ]; then
+  redis_env=(KILAT__REDIS__URL=redis://127.0.0.1:7101,redis://127.0.0.1:7102,redis://127.0.0.1:7103)
+fi
 limit=${CLUSTER_RATE_LIMIT:-1000000}
 if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
 
@@ -29,7 +40,7 @@ wait_http() { # url seconds
 
 stop_nodes() {
   local pids=()
-  for i in 1 2; do
+  for i in 1 2 3 4 5 6 7 8; do
     if [ -f "$dir/node$i.pid" ]; then
       pids+=("$(cat "$dir/node$i.pid")")
       kill "$(cat "$dir/node$i.pid")" 2>/dev/null || true
@@ -49,7 +60,7 @@ start_node() { # index: (re)starts one node (node 1 migrates)
   local i=$1 port=${ports[$(($1 - 1))]} migrate
   migrate=$([ "$i" -eq 1 ] && echo "" || echo "--no-migrate")
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-  KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$port KILAT__SERVER__TRUST_FORWARDED_FOR=true \
+  env "${redis_env[@]}" KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=$port KILAT__SERVER__TRUST_FORWARDED_FOR=true \
     KILAT__RATE_LIMIT__AUTH_PER_MINUTE=$limit KILAT__RATE_LIMIT__API_PER_MINUTE=$limit \
     KILAT__LOG__FORMAT=json KILAT__LOG__LEVEL=${CLUSTER_LOG_LEVEL:-warn} \
     nohup target/release/kilat serve $migrate >>"$dir/node$i.log" 2>&1 &
@@ -67,13 +78,20 @@ case "${1:-up}" in
         || { "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }
     fi
     export PATH="$PATH:/usr/sbin"
+    if [ "${CLUSTER_REDIS:-single}" = cluster ]; then
+      bash scripts/redis-cluster.sh up ${REDIS_CLUSTER_FLAGS:-}
+    fi
     say "building the release binary"
     cargo build --release --bin kilat
     mkdir -p "$dir"
     stop_nodes
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-    for i in 1 2; do
+    for i in $(seq 1 "$nodes"); do
       start_node "$i"
+    done
+    upstreams=""
+    for port in "${ports[@]}"; do
+      upstreams+="        server 127.0.0.1:$port max_fails=2 fail_timeout=5s;"$'\n'
     done
     cat >"$dir/nginx.conf" <<NGINX
 worker_processes 1;
@@ -90,9 +108,7 @@ http {
     scgi_temp_path $dir/tmp-scgi;
     map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
     upstream kilat {
-        server 127.0.0.1:${ports[0]} max_fails=2 fail_timeout=5s;
-        server 127.0.0.1:${ports[1]} max_fails=2 fail_timeout=5s;
-        keepalive 64;
+$upstreams        keepalive 64;
     }
     server {
         listen 127.0.0.1:$lb_port;
@@ -113,12 +129,12 @@ http {
 NGINX
     nginx -p "$dir" -c "$dir/nginx.conf"
     wait_http "http://127.0.0.1:$lb_port/health" 10 || { say "nginx did not start:"; cat "$dir/nginx-error.log"; exit 1; }
-    say "load balancer on http://127.0.0.1:$lb_port (round robin over :${ports[0]} and :${ports[1]})"
+    say "load balancer on http://127.0.0.1:$lb_port (round robin over ${ports[*]}; Redis: ${CLUSTER_REDIS:-single})"
     say "stop with: make cluster-down"
     ;;
-  node) # scripts/cluster.sh node 1|2: start that node again (after a kill)
+  node) # scripts/cluster.sh node N: start that node again (after a kill)
     mkdir -p "$dir"
-    start_node "${2:?node 1 or 2}"
+    start_node "${2:?node number}"
     ;;
   down)
     export PATH="$PATH:/usr/sbin"
@@ -126,7 +142,7 @@ NGINX
     say "stopped"
     ;;
   status)
-    for i in 1 2; do
+    for i in $(seq 1 "$nodes"); do
       port=${ports[$((i - 1))]}
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; then say "node $i :$port up"; else say "node $i :$port down"; fi
     done

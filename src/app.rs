@@ -193,8 +193,14 @@ fn start_actors(
     metrics: &crate::metrics::Metrics,
 ) -> Result<Live, BoxError> {
     let rt = &settings.realtime;
-    let client = crate::db::redis::client(&settings.redis.url)?;
-    let bus = Bus::new(client, redis.connection(), metrics.bus.clone()).start();
+    let source = match settings.redis.cluster_seeds() {
+        Some(seeds) => crate::actors::bus::Source::Cluster {
+            seeds,
+            timeout: Duration::from_millis(settings.redis.command_timeout_ms),
+        },
+        None => crate::actors::bus::Source::Single(crate::db::redis::client(&settings.redis.url)?),
+    };
+    let bus = Bus::new(source, redis.connection(), metrics.bus.clone()).start();
     let writer = LocationWriter::new(pool.clone(), Duration::from_millis(rt.location_flush_ms)).start();
     let prefix = settings.redis.key_prefix.clone();
     let relay =

@@ -145,9 +145,24 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
+    /// One Redis, or the seed node(s) of a Redis Cluster: several URLs,
+    /// comma-separated, name a cluster by themselves.
     pub url: String,
+    /// The URL names (a seed node of) a Redis Cluster: channels travel by
+    /// sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`), keys through the cluster.
+    #[serde(default)]
+    pub cluster: bool,
     pub key_prefix: String,
     pub command_timeout_ms: u64,
+}
+
+impl RedisSettings {
+    /// The seed URLs when this names a Redis Cluster, `None` for one Redis.
+    pub fn cluster_seeds(&self) -> Option<Vec<String>> {
+        let seeds: Vec<String> =
+            self.url.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
+        (self.cluster || seeds.len() > 1).then_some(seeds)
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -419,6 +434,25 @@ mod tests {
 
     fn config_dir() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn one_redis_url_is_one_redis_and_several_name_a_cluster() {
+        let mut redis = RedisSettings {
+            url: "redis://127.0.0.1:6379/0".into(),
+            cluster: false,
+            key_prefix: "k:".into(),
+            command_timeout_ms: 1000,
+        };
+        assert_eq!(redis.cluster_seeds(), None);
+        redis.cluster = true;
+        assert_eq!(redis.cluster_seeds(), Some(vec!["redis://127.0.0.1:6379/0".to_owned()]));
+        redis.cluster = false;
+        redis.url = "redis://10.0.0.1:7000, redis://10.0.0.2:7000,".into();
+        assert_eq!(
+            redis.cluster_seeds(),
+            Some(vec!["redis://10.0.0.1:7000".to_owned(), "redis://10.0.0.2:7000".to_owned()])
+        );
     }
 
     #[test]

@@ -2,6 +2,15 @@
 //! SUBSCRIBE/UNSUBSCRIBE as local interest comes and goes, one multiplexed
 //! publisher, and automatic reconnect + resubscribe when Redis comes back.
 //!
+//! On a Redis Cluster, channels travel by sharded pub/sub: `SSUBSCRIBE` on
+//! the node that owns the channel's slot (one subscriber connection per
+//! such node) and `SPUBLISH` to it, so a message costs one cluster node,
+//! not all of them. When a node drops (a master killed, its replica
+//! promoted) or gives a slot away (a failover, a reshard: the node says
+//! `sunsubscribe`), the channels are subscribed again on their new owner,
+//! and their local subscribers are told they may have missed messages
+//! (booking actors catch up from the outbox), as after a Redis restart.
+//!
 //! Local first: a message published on a channel this node subscribes to
 //! is handed to the local subscribers at once, and goes to Redis for the
 //! other nodes, tagged with this node's origin so that its own echo is
@@ -15,18 +24,22 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionManager, PubSubSink};
-use ::redis::{Client, Msg};
+use ::redis::aio::PubSubSink;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Client, Msg, PushInfo, PushKind, RedisError, Value};
 use actix::prelude::*;
 
 use super::messages::{BusMessage, BusStats, GetBusStats, Publish, SocketPresence, Subscribe, Touch, Unsubscribe};
-use crate::db::redis::{BusWrite, write_batch};
+use crate::db::redis::{BusWrite, Connection, cluster_builder, write_batch};
 use crate::domain::backoff::Backoff;
 use crate::domain::bus::LOCATION_TAG;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reconnecting to Redis: 100 ms, doubling, at most 5 s apart.
 const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+/// Subscribing a cluster's channels again on their new owner: a failover
+/// takes a few seconds (the cluster's node timeout), so retry often.
+const RESUBSCRIBE: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
 /// Publishes sent to Redis in one pipelined round trip.
 const PUBLISH_BATCH: usize = 1024;
 /// Publishes waiting while Redis is slow or away; beyond this the newest
@@ -47,13 +60,58 @@ enum Outgoing {
     Socket(SocketPresence),
 }
 
+/// Where the bus subscribes.
+pub enum Source {
+    /// One Redis: a dedicated RESP2 pub/sub connection.
+    Single(Client),
+    /// A Redis Cluster's seed nodes: sharded pub/sub over RESP3, pushed
+    /// messages from every node on one stream.
+    Cluster { seeds: Vec<String>, timeout: Duration },
+}
+
+/// The live subscriber connection(s).
+#[derive(Clone)]
+enum Subscriber {
+    Single(PubSubSink),
+    Cluster(ClusterConnection),
+}
+
+impl Subscriber {
+    async fn subscribe(self, channels: Vec<String>) -> Result<Vec<String>, RedisError> {
+        match self {
+            Self::Single(mut sink) => sink.subscribe(&channels).await.map(|()| channels),
+            // one SSUBSCRIBE per channel: a command must stay within a slot
+            Self::Cluster(conn) => {
+                let sends = channels.iter().map(|channel| {
+                    let mut conn = conn.clone();
+                    async move { conn.ssubscribe(channel).await }
+                });
+                futures_util::future::try_join_all(sends).await.map(|_| channels)
+            }
+        }
+    }
+
+    async fn unsubscribe(self, channel: String) -> Result<(), RedisError> {
+        match self {
+            Self::Single(mut sink) => sink.unsubscribe(&channel).await,
+            Self::Cluster(mut conn) => conn.sunsubscribe(&channel).await,
+        }
+    }
+}
+
 pub struct Bus {
-    client: Client,
-    publisher: ConnectionManager,
+    source: Source,
+    publisher: Connection,
     subs: HashMap<String, HashMap<u64, Recipient<BusMessage>>>,
     /// Present while the subscriber connection is up. Only one subscriber
     /// stream exists at a time: a new one is added only after the old ended.
-    sink: Option<PubSubSink>,
+    sink: Option<Subscriber>,
+    /// Cluster channels whose subscription a node dropped (it died, or gave
+    /// the slot away), to subscribe again on the slot's owner.
+    lost: HashSet<String>,
+    resubscribing: bool,
+    /// Resubscribe attempts in a row that left channels lost.
+    resubscribe_failures: u32,
     connecting: bool,
     /// Failed connection attempts in a row.
     failures: u32,
@@ -89,12 +147,15 @@ fn split_origin(payload: &str) -> (Option<&str>, &str) {
 }
 
 impl Bus {
-    pub fn new(client: Client, publisher: ConnectionManager, metrics: crate::metrics::BusMetrics) -> Self {
+    pub fn new(source: Source, publisher: Connection, metrics: crate::metrics::BusMetrics) -> Self {
         Self {
-            client,
+            source,
             publisher,
             subs: HashMap::new(),
             sink: None,
+            lost: HashSet::new(),
+            resubscribing: false,
+            resubscribe_failures: 0,
             connecting: false,
             failures: 0,
             queued: VecDeque::new(),
@@ -226,41 +287,168 @@ impl Bus {
             return;
         }
         self.connecting = true;
-        let client = self.client.clone();
-        let attempt = async move { tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await };
-        ctx.spawn(attempt.into_actor(self).map(|result, act, ctx| {
-            act.connecting = false;
-            match result {
-                Ok(Ok(pubsub)) => {
-                    let (sink, stream) = pubsub.split();
-                    if act.ever_connected {
-                        act.metrics.reconnects.inc();
+        match &self.source {
+            Source::Single(client) => {
+                let client = client.clone();
+                let attempt = async move { tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await };
+                ctx.spawn(attempt.into_actor(self).map(|result, act, ctx| {
+                    act.connecting = false;
+                    match result {
+                        Ok(Ok(pubsub)) => {
+                            let (sink, stream) = pubsub.split();
+                            act.connected(Subscriber::Single(sink), ctx);
+                            ctx.add_stream(stream);
+                        }
+                        Ok(Err(err)) => act.retry_later(ctx, &err.to_string()),
+                        Err(_) => act.retry_later(ctx, "connect timed out"),
                     }
-                    act.ever_connected = true;
-                    act.failures = 0;
-                    act.confirmed.clear();
-                    act.quiet.clear();
-                    let channels: Vec<String> = act.subs.keys().cloned().collect();
-                    if !channels.is_empty() {
-                        let mut resubscribe = sink.clone();
-                        tracing::info!(channels = channels.len(), "bus reconnected; resubscribing");
-                        let done = async move { resubscribe.subscribe(&channels).await.map(|()| channels) };
-                        ctx.spawn(done.into_actor(act).map(|result, act, ctx| match result {
-                            Ok(channels) => {
-                                act.announce_resubscribed(&channels);
-                                act.confirmed.extend(channels.iter().cloned());
-                                act.say_hello(channels, ctx);
-                            }
-                            Err(err) => tracing::warn!(error = %err, "bus resubscribe failed"),
-                        }));
+                }));
+            }
+            Source::Cluster { seeds, timeout } => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<PushInfo>();
+                let client = cluster_builder(seeds, *timeout)
+                    .use_protocol(::redis::ProtocolVersion::RESP3)
+                    .push_sender(tx)
+                    .retries(2)
+                    .build();
+                let attempt = async move {
+                    let client = client?;
+                    match tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_connection()).await {
+                        Ok(conn) => conn,
+                        Err(_) => Err(RedisError::from((::redis::ErrorKind::Io, "connect timed out"))),
                     }
-                    act.sink = Some(sink);
-                    ctx.add_stream(stream);
+                };
+                ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| {
+                    act.connecting = false;
+                    match result {
+                        Ok(conn) => {
+                            act.connected(Subscriber::Cluster(conn), ctx);
+                            // every node's pushes, until the connection is dropped
+                            let pushes = futures_util::stream::unfold(rx, |mut rx| async move {
+                                rx.recv().await.map(|push| (push, rx))
+                            });
+                            ctx.add_stream(pushes);
+                        }
+                        Err(err) => act.retry_later(ctx, &err.to_string()),
+                    }
+                }));
+            }
+        }
+    }
+
+    /// A subscriber connection is up: subscribe whatever local interest
+    /// exists (after a reconnect, telling its subscribers to catch up).
+    fn connected(&mut self, sub: Subscriber, ctx: &mut Context<Self>) {
+        if self.ever_connected {
+            self.metrics.reconnects.inc();
+        }
+        self.ever_connected = true;
+        self.failures = 0;
+        self.confirmed.clear();
+        self.quiet.clear();
+        self.lost.clear();
+        let channels: Vec<String> = self.subs.keys().cloned().collect();
+        if !channels.is_empty() {
+            tracing::info!(channels = channels.len(), "bus reconnected; resubscribing");
+            ctx.spawn(sub.clone().subscribe(channels).into_actor(self).map(|result, act, ctx| match result {
+                Ok(channels) => act.recovered(channels, ctx),
+                Err(err) => tracing::warn!(error = %err, "bus resubscribe failed"),
+            }));
+        }
+        self.sink = Some(sub);
+    }
+
+    /// `channels` are subscribed again after a gap: confirmed, their local
+    /// subscribers told to catch up, and the other nodes told we listen.
+    fn recovered(&mut self, channels: Vec<String>, ctx: &mut Context<Self>) {
+        let channels: Vec<String> = channels.into_iter().filter(|c| self.subs.contains_key(c)).collect();
+        self.announce_resubscribed(&channels);
+        self.confirmed.extend(channels.iter().cloned());
+        self.say_hello(channels, ctx);
+    }
+
+    /// Cluster channels whose node dropped them: subscribe them again on
+    /// their slot's owner (the cluster client follows the new slot map),
+    /// retrying until the cluster has promoted a replica.
+    fn resubscribe_lost(&mut self, ctx: &mut Context<Self>) {
+        if self.resubscribing || self.lost.is_empty() {
+            return;
+        }
+        let Some(sub) = self.sink.clone() else {
+            return; // the reconnect subscribes everything
+        };
+        self.resubscribing = true;
+        let channels: Vec<String> = self.lost.iter().cloned().collect();
+        let attempts = channels.into_iter().map(move |channel| {
+            let sub = sub.clone();
+            async move { sub.subscribe(vec![channel.clone()]).await.map_err(|e| (channel, e)) }
+        });
+        let all = futures_util::future::join_all(attempts);
+        ctx.spawn(all.into_actor(self).map(|results, act, ctx| {
+            act.resubscribing = false;
+            let mut back = Vec::new();
+            let mut failed = 0;
+            for result in results {
+                match result {
+                    Ok(channels) => back.extend(channels.into_iter().filter(|c| act.lost.remove(c))),
+                    Err((channel, err)) => {
+                        failed += 1;
+                        tracing::debug!(error = %err, %channel, "SSUBSCRIBE failed; retrying");
+                    }
                 }
-                Ok(Err(err)) => act.retry_later(ctx, &err.to_string()),
-                Err(_) => act.retry_later(ctx, "connect timed out"),
+            }
+            if !back.is_empty() {
+                tracing::info!(channels = back.len(), "bus resubscribed moved channels");
+                act.recovered(back, ctx);
+            }
+            if failed > 0 {
+                act.resubscribe_failures = act.resubscribe_failures.saturating_add(1);
+                let delay = RESUBSCRIBE.after(act.resubscribe_failures);
+                ctx.run_later(delay, |act, ctx| act.resubscribe_lost(ctx));
+            } else {
+                act.resubscribe_failures = 0;
+                act.resubscribe_lost(ctx); // lost meanwhile
             }
         }));
+    }
+
+    /// A node dropped `channels` (or its connection): they are lost until
+    /// subscribed again on their slot's owner.
+    fn lose(&mut self, channels: Vec<String>, ctx: &mut Context<Self>) {
+        for channel in channels {
+            if self.subs.contains_key(&channel) {
+                self.confirmed.remove(&channel);
+                self.quiet.remove(&channel);
+                self.lost.insert(channel);
+            }
+        }
+        self.resubscribe_lost(ctx);
+    }
+
+    /// A published message from Redis for this node's subscribers.
+    fn received(&mut self, channel: &str, payload: &[u8]) {
+        self.metrics.messages.with_label_values(&["in"]).inc();
+        let Some(subscribers) = self.subs.get(channel) else {
+            return;
+        };
+        let Ok(payload) = std::str::from_utf8(payload) else {
+            tracing::warn!(channel, "non-UTF-8 bus payload dropped");
+            return;
+        };
+        let (origin, body) = split_origin(payload);
+        if origin.is_some_and(|o| self.origin[1..ORIGIN_LEN - 1] == *o) {
+            return; // ours: the local subscribers had it when it was published
+        }
+        if body == HELLO {
+            // Another node listens here now: publish to Redis again.
+            self.hellos += 1;
+            self.quiet.remove(channel);
+            return;
+        }
+        let message = BusMessage { channel: Arc::from(channel), payload: Arc::from(body) };
+        for recipient in subscribers.values() {
+            recipient.do_send(message.clone());
+        }
     }
 
     /// Tells every local subscriber of `channels` that it may have missed
@@ -281,6 +469,7 @@ impl Bus {
 
     fn retry_later(&mut self, ctx: &mut Context<Self>, why: &str) {
         self.sink = None;
+        self.lost.clear();
         self.confirmed.clear();
         self.quiet.clear();
         self.failures = self.failures.saturating_add(1);
@@ -301,29 +490,7 @@ impl Actor for Bus {
 
 impl StreamHandler<Msg> for Bus {
     fn handle(&mut self, msg: Msg, _ctx: &mut Self::Context) {
-        self.metrics.messages.with_label_values(&["in"]).inc();
-        let channel = msg.get_channel_name();
-        let Some(subscribers) = self.subs.get(channel) else {
-            return;
-        };
-        let Ok(payload) = std::str::from_utf8(msg.get_payload_bytes()) else {
-            tracing::warn!(channel, "non-UTF-8 bus payload dropped");
-            return;
-        };
-        let (origin, body) = split_origin(payload);
-        if origin.is_some_and(|o| self.origin[1..ORIGIN_LEN - 1] == *o) {
-            return; // ours: the local subscribers had it when it was published
-        }
-        if body == HELLO {
-            // Another node listens here now: publish to Redis again.
-            self.hellos += 1;
-            self.quiet.remove(channel);
-            return;
-        }
-        let message = BusMessage { channel: Arc::from(channel), payload: Arc::from(body) };
-        for recipient in subscribers.values() {
-            recipient.do_send(message.clone());
-        }
+        self.received(msg.get_channel_name(), msg.get_payload_bytes());
     }
 
     /// The subscriber connection ended: reconnect and resubscribe.
@@ -331,6 +498,52 @@ impl StreamHandler<Msg> for Bus {
         if self.sink.is_some() {
             self.sink = None;
             self.retry_later(ctx, "subscriber connection closed");
+        }
+    }
+}
+
+/// The channel name (first datum) of a pushed pub/sub reply.
+fn push_channel(push: &PushInfo) -> Option<String> {
+    match push.data.first()? {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A Redis Cluster's pushes: sharded messages, and the nodes' word that a
+/// channel was dropped (`sunsubscribe` when its slot moved away) or that a
+/// node's connection closed.
+impl StreamHandler<PushInfo> for Bus {
+    fn handle(&mut self, push: PushInfo, ctx: &mut Self::Context) {
+        match push.kind {
+            PushKind::SMessage | PushKind::Message => {
+                if let (Some(channel), Some(Value::BulkString(payload))) = (push_channel(&push), push.data.get(1)) {
+                    self.received(&channel, payload);
+                }
+            }
+            // (our own SUNSUBSCRIBE's reply names a channel nobody wants any more)
+            PushKind::SUnsubscribe => {
+                if let Some(channel) = push_channel(&push).filter(|c| self.subs.contains_key(c)) {
+                    tracing::info!(%channel, "a cluster node dropped a channel (slot moved); resubscribing");
+                    self.lose(vec![channel], ctx);
+                }
+            }
+            PushKind::Disconnection => {
+                // Which node went is not said: every channel is subscribed
+                // again (a live subscription just answers again).
+                let channels: Vec<String> = self.subs.keys().cloned().collect();
+                tracing::warn!(channels = channels.len(), "a cluster node's connection closed; resubscribing");
+                self.lose(channels, ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        if self.sink.is_some() {
+            self.sink = None;
+            self.retry_later(ctx, "cluster subscriber connection closed");
         }
     }
 }
@@ -347,12 +560,12 @@ impl Handler<Subscribe> for Bus {
         entry.insert(msg.subscriber_id, msg.recipient);
         match (&self.sink, first) {
             (Some(sink), true) => {
-                let mut sink = sink.clone();
+                let sink = sink.clone();
                 let channel = msg.channel;
                 Box::pin(
                     async move {
-                        match sink.subscribe(&channel).await {
-                            Ok(()) => Some(channel),
+                        match sink.subscribe(vec![channel.clone()]).await {
+                            Ok(_) => Some(channel),
                             Err(err) => {
                                 tracing::warn!(error = %err, %channel, "SUBSCRIBE failed; will retry on reconnect");
                                 None
@@ -385,12 +598,13 @@ impl Handler<Unsubscribe> for Bus {
             self.subs.remove(&msg.channel);
             self.confirmed.remove(&msg.channel);
             self.quiet.remove(&msg.channel);
+            self.lost.remove(&msg.channel);
             if let Some(sink) = &self.sink {
-                let mut sink = sink.clone();
+                let sink = sink.clone();
                 let channel = msg.channel;
                 ctx.spawn(
                     async move {
-                        if let Err(err) = sink.unsubscribe(&channel).await {
+                        if let Err(err) = sink.unsubscribe(channel.clone()).await {
                             tracing::warn!(error = %err, %channel, "UNSUBSCRIBE failed");
                         }
                     }

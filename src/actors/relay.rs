@@ -6,13 +6,12 @@
 
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use actix::prelude::*;
 
 use super::messages::Kick;
 use crate::db::PgPool;
 use crate::db::outbox;
-use crate::db::redis::RedisSink;
+use crate::db::redis::{Connection, RedisSink};
 use crate::error::AppError;
 
 const BATCH: i64 = 500;
@@ -26,7 +25,7 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(pool: PgPool, conn: ConnectionManager, prefix: String, every: Duration) -> Self {
+    pub fn new(pool: PgPool, conn: Connection, prefix: String, every: Duration) -> Self {
         Self { pool, sink: RedisSink::new(conn, prefix), every, busy: false, again: false }
     }
 

@@ -1,12 +1,14 @@
 //! The node's Redis handle: one multiplexed, self-reconnecting connection
 //! shared by every request, and the keys this service owns (all prefixed).
+//! The connection reaches one Redis or a Redis Cluster ([`Connection`]).
 
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, RedisError};
-
-use ::redis::aio::ConnectionManager as Connection;
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::{ClusterClient, ClusterClientBuilder};
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
 use uuid::Uuid;
 
 use super::DbError;
@@ -14,6 +16,82 @@ use super::outbox::{EventSink, OutboxEvent};
 use crate::config::RedisSettings;
 use crate::domain::bus::{BusPayload, booking_channel, user_channel};
 use crate::error::BoxError;
+
+/// A connection to one Redis, or to a Redis Cluster. Either way it is
+/// shared (clones are cheap), reconnects by itself, and speaks every command
+/// this service sends: on a cluster each key's command goes to the node
+/// that owns its slot, and a pipeline's commands (which may span slots) go
+/// out at once, each to its node, where they are pipelined on that node's
+/// connection. A transaction (`MULTI`) must stay within one slot.
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterLink),
+}
+
+impl Connection {
+    /// Channels on this connection travel by sharded pub/sub.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// `PUBLISH`, or `SPUBLISH` on a cluster (whose plain `PUBLISH` is
+    /// broadcast to every node of the cluster).
+    pub fn publish_command(&self) -> &'static str {
+        if self.is_cluster() { "SPUBLISH" } else { "PUBLISH" }
+    }
+}
+
+/// A Redis Cluster connection made on first use (the node starts while the
+/// cluster is down), then kept: it follows slot moves and failovers and
+/// reconnects to nodes by itself.
+#[derive(Clone)]
+pub struct ClusterLink(Arc<(ClusterClient, tokio::sync::OnceCell<ClusterConnection>)>);
+
+impl ClusterLink {
+    async fn get(&self) -> Result<ClusterConnection, RedisError> {
+        let (client, conn) = &*self.0;
+        conn.get_or_try_init(|| client.get_async_connection()).await.cloned()
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(link) => Box::pin(async move { link.get().await?.req_packed_command(cmd).await }),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(link) => Box::pin(async move {
+                let conn = link.get().await?;
+                if pipeline.is_transaction() {
+                    return conn.clone().req_packed_commands(pipeline, offset, count).await;
+                }
+                let sends = pipeline.cmd_iter().skip(offset).take(count).map(|cmd| {
+                    let mut conn = conn.clone();
+                    async move { conn.req_packed_command(cmd).await }
+                });
+                futures_util::future::join_all(sends).await.into_iter().collect()
+            }),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(_) => 0,
+        }
+    }
+}
 
 /// Present (with a TTL) while a runner pings or holds a socket on any node.
 pub fn presence_key(prefix: &str, runner_id: Uuid) -> String {
@@ -59,9 +137,18 @@ pub fn client(url: &str) -> Result<Client, RedisError> {
     Client::open(info)
 }
 
+/// A cluster client on `seeds` (any reachable node tells the rest), its
+/// connections with `TCP_NODELAY` and `timeout` on connect and on replies.
+pub fn cluster_builder(seeds: &[String], timeout: Duration) -> ClusterClientBuilder {
+    ClusterClientBuilder::new(seeds.to_vec())
+        .tcp_settings(::redis::io::tcp::TcpSettings::default().set_nodelay(true))
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+}
+
 #[derive(Clone)]
 pub struct RedisHandle {
-    conn: ConnectionManager,
+    conn: Connection,
     prefix: String,
 }
 
@@ -69,15 +156,20 @@ impl RedisHandle {
     /// Connects lazily: the node starts while Redis is down and reconnects
     /// by itself when it comes back.
     pub fn new(settings: &RedisSettings) -> Result<Self, BoxError> {
-        let client = client(&settings.url)?;
         let timeout = Duration::from_millis(settings.command_timeout_ms);
+        if let Some(seeds) = settings.cluster_seeds() {
+            let client = cluster_builder(&seeds, timeout).retries(3).build()?;
+            let link = ClusterLink(Arc::new((client, tokio::sync::OnceCell::new())));
+            return Ok(Self { conn: Connection::Cluster(link), prefix: settings.key_prefix.clone() });
+        }
+        let client = client(&settings.url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(Self { conn, prefix: settings.key_prefix.clone() })
+        Ok(Self { conn: Connection::Single(conn), prefix: settings.key_prefix.clone() })
     }
 
     /// `<prefix><suffix>`
@@ -85,7 +177,7 @@ impl RedisHandle {
         format!("{}{suffix}", self.prefix)
     }
 
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> Connection {
         self.conn.clone()
     }
 
@@ -122,11 +214,14 @@ impl RedisHandle {
 
     /// Frees the runner if it still holds this offer (a newer one is kept).
     pub async fn release_offer(&self, runner_id: Uuid, offer: HeldOffer) -> Result<(), RedisError> {
-        let script = ::redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-        );
+        static RELEASE: LazyLock<::redis::Script> = LazyLock::new(|| {
+            ::redis::Script::new(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+            )
+        });
         let mut conn = self.connection();
-        let _: i64 = script.key(offer_key(&self.prefix, runner_id)).arg(offer.encode()).invoke_async(&mut conn).await?;
+        let _: i64 =
+            RELEASE.key(offer_key(&self.prefix, runner_id)).arg(offer.encode()).invoke_async(&mut conn).await?;
         Ok(())
     }
 
@@ -169,12 +264,16 @@ impl RedisHandle {
 
     /// Counts one hit in a fixed window and returns the count so far. The
     /// window is part of the key, so the counter resets at the window's
-    /// end whatever the traffic (blocked calls never extend it).
+    /// end whatever the traffic (blocked calls never extend it). One script
+    /// on one key: atomic, and on a cluster it follows the key's slot.
     pub async fn count_hit(&self, key: &str, window_secs: u64) -> Result<u64, RedisError> {
+        static COUNT: LazyLock<::redis::Script> = LazyLock::new(|| {
+            ::redis::Script::new(
+                "local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return n",
+            )
+        });
         let mut conn = self.connection();
-        let (count, _): (u64, bool) =
-            ::redis::pipe().atomic().incr(key, 1u64).expire(key, window_secs as i64 + 1).query_async(&mut conn).await?;
-        Ok(count)
+        COUNT.key(key).arg(window_secs + 1).invoke_async(&mut conn).await
     }
 }
 
@@ -196,18 +295,19 @@ impl RedisSink {
 impl EventSink for RedisSink {
     async fn publish(&self, batch: &[OutboxEvent]) -> Result<(), DbError> {
         let mut pipe = ::redis::pipe();
+        let publish = self.conn.publish_command();
         for event in batch {
             let payload = serde_json::to_string(&BusPayload::Event { seq: event.seq, event: event.payload.clone() })
                 .map_err(DbError::corrupt)?;
             if event.aggregate_type == "user" {
-                pipe.publish(user_channel(&self.prefix, event.aggregate_id), &payload).ignore();
+                pipe.cmd(publish).arg(user_channel(&self.prefix, event.aggregate_id)).arg(&payload).ignore();
                 continue;
             }
-            pipe.publish(booking_channel(&self.prefix, event.aggregate_id), &payload).ignore();
+            pipe.cmd(publish).arg(booking_channel(&self.prefix, event.aggregate_id)).arg(&payload).ignore();
             let data = &event.payload["data"];
             for key in ["owner_id", "runner_id"] {
                 if let Some(user) = data[key].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
-                    pipe.publish(user_channel(&self.prefix, user), &payload).ignore();
+                    pipe.cmd(publish).arg(user_channel(&self.prefix, user)).arg(&payload).ignore();
                 }
             }
         }
@@ -219,7 +319,8 @@ impl EventSink for RedisSink {
 
 /// One write of the node's bus, batched with others in one pipeline.
 pub enum BusWrite {
-    /// PUBLISH; its reply (how many subscribers got it) is returned.
+    /// PUBLISH (SPUBLISH on a cluster); its reply (how many subscribers
+    /// got it) is returned.
     Publish {
         channel: String,
         payload: String,
@@ -247,13 +348,14 @@ pub enum BusWrite {
 /// count if it was a PUBLISH.
 pub async fn write_batch(conn: &mut Connection, writes: Vec<BusWrite>) -> Result<Vec<Option<i64>>, RedisError> {
     let mut pipe = ::redis::pipe();
+    let publish = conn.publish_command();
     // per write: the index of its first command's reply, and whether it is a PUBLISH
     let mut firsts: Vec<(usize, bool)> = Vec::with_capacity(writes.len());
     let mut commands = 0;
     for write in writes {
         let (count, publish) = match write {
             BusWrite::Publish { channel, payload } => {
-                pipe.publish(channel, payload);
+                pipe.cmd(publish).arg(channel).arg(payload);
                 (1, true)
             }
             BusWrite::Touch { key, ttl_ms } => {

@@ -513,6 +513,9 @@ impl TestApp {
 
     /// How many Redis subscribers a channel has (all nodes of this test).
     pub async fn numsub(&self, channel_suffix: &str) -> i64 {
+        if let Some(seeds) = self.settings.redis.cluster_seeds() {
+            return shard_numsub(&seeds, &format!("{}{}", self.settings.redis.key_prefix, channel_suffix)).await;
+        }
         let client = ::redis::Client::open(self.settings.redis.url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let channel = format!("{}{}", self.settings.redis.key_prefix, channel_suffix);
@@ -606,4 +609,19 @@ impl WsClient {
             }
         }
     }
+}
+
+/// Subscribers of a sharded channel on a Redis Cluster, asked of the master
+/// that owns the channel's slot (`PUBSUB SHARDNUMSUB`).
+pub async fn shard_numsub(seeds: &[String], channel: &str) -> i64 {
+    use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+    let client = ::redis::cluster::ClusterClient::new(seeds.to_vec()).unwrap();
+    let mut conn = client.get_async_connection().await.unwrap();
+    let mut cmd = ::redis::cmd("PUBSUB");
+    cmd.arg("SHARDNUMSUB").arg(channel);
+    let owner =
+        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(channel, SlotAddr::Master)));
+    let reply = conn.route_command(cmd, owner).await.unwrap();
+    let (_, n): (String, i64) = ::redis::from_redis_value(reply).unwrap();
+    n
 }

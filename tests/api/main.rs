@@ -25,6 +25,7 @@ mod petshops;
 mod platform;
 mod rate_limit;
 mod realtime;
+mod redis_cluster;
 mod reviews;
 mod runners;
 mod schedule;

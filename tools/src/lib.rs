@@ -33,9 +33,60 @@ pub fn percentiles(h: &Histogram<u64>) -> String {
     )
 }
 
+/// One section of a Redis node's `INFO` (`host:port`), over a plain socket
+/// (the inline protocol; the reply is one bulk string), as `field → value`.
+pub fn redis_info(addr: &str, section: &str) -> std::io::Result<std::collections::HashMap<String, String>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    (&stream).write_all(format!("INFO {section}\r\n").as_bytes())?;
+    let mut reader = BufReader::new(&stream);
+    let mut header = String::new();
+    reader.read_line(&mut header)?;
+    let len: usize = header
+        .trim_end()
+        .strip_prefix('$')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("unexpected INFO reply: {header:?}")))?;
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    Ok(String::from_utf8_lossy(&body)
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect())
+}
+
+/// `calls` of one command in `INFO commandstats` (`cmdstat_spublish:calls=…,…`).
+pub fn command_calls(stats: &std::collections::HashMap<String, String>, command: &str) -> u64 {
+    stats
+        .get(&format!("cmdstat_{command}"))
+        .and_then(|v| v.split(',').find_map(|kv| kv.strip_prefix("calls=")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) a Redis node has used (`INFO cpu`).
+pub fn redis_cpu_secs(cpu: &std::collections::HashMap<String, String>) -> f64 {
+    ["used_cpu_user", "used_cpu_sys"].iter().filter_map(|k| cpu.get(*k)?.parse::<f64>().ok()).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn info_of_a_live_redis_is_read_and_its_command_counts_parsed() {
+        // (make test starts Redis on :6379)
+        let server = redis_info("127.0.0.1:6379", "server").unwrap();
+        assert!(server.contains_key("redis_version"), "{server:?}");
+        let stats: std::collections::HashMap<String, String> =
+            [("cmdstat_spublish".to_owned(), "calls=42,usec=10,usec_per_call=0.24".to_owned())].into();
+        assert_eq!(command_calls(&stats, "spublish"), 42);
+        assert_eq!(command_calls(&stats, "publish"), 0);
+        let cpu = redis_info("127.0.0.1:6379", "cpu").unwrap();
+        assert!(redis_cpu_secs(&cpu) > 0.0);
+    }
 
     #[test]
     fn percentiles_come_from_the_recorded_distribution() {

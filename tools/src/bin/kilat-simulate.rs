@@ -6,6 +6,12 @@
 //! line every second; at the end a report with HDR-histogram latencies:
 //! time to offer, time to assignment, ping → owner.
 //!
+//! `--cities N` spreads the city over N Malaysian cities (runners in turn,
+//! each booking in a random one). `--nodes` and `--redis` name the nodes
+//! and the Redis nodes (a cluster's masters) to read at the busiest moment:
+//! sockets and bus messages per node, and messages and CPU per Redis shard,
+//! so docs/CAPACITY.md's ratios can be checked against a run.
+//!
 //! Everything runs on one thread (awc is single-threaded): the shared
 //! tallies live in an `Rc<RefCell<…>>`.
 
@@ -46,6 +52,47 @@ pub struct Args {
     /// where everything happens: south,west,north,east
     #[arg(long = "box", default_value = "3.00,101.55,3.25,101.80", value_parser = area)]
     pub area: (f64, f64, f64, f64),
+    /// cities to spread over, 1-8 (more than one: the first N of a built-in
+    /// list of Malaysian cities, in place of --box)
+    #[arg(long, default_value_t = 1, value_parser = cities)]
+    pub cities: usize,
+    /// the nodes' own base URLs, comma-separated: sockets and bus messages
+    /// per node are read from their /metrics
+    #[arg(long, value_delimiter = ',', value_parser = base_url)]
+    pub nodes: Vec<String>,
+    /// Redis nodes as host:port, comma-separated (a cluster's masters):
+    /// messages and CPU per shard are read from their INFO
+    #[arg(long = "redis", value_delimiter = ',')]
+    pub redis: Vec<String>,
+}
+
+/// south, west, north, east
+type Area = (f64, f64, f64, f64);
+
+/// The cities `--cities` spreads over.
+const CITIES: [(&str, Area); 8] = [
+    ("Kuala Lumpur", (3.00, 101.55, 3.25, 101.80)),
+    ("George Town", (5.30, 100.20, 5.48, 100.34)),
+    ("Johor Bahru", (1.42, 103.65, 1.60, 103.88)),
+    ("Ipoh", (4.53, 101.03, 4.66, 101.15)),
+    ("Kota Kinabalu", (5.88, 116.03, 6.04, 116.15)),
+    ("Kuching", (1.48, 110.28, 1.62, 110.42)),
+    ("Melaka", (2.15, 102.19, 2.27, 102.31)),
+    ("Seremban", (2.67, 101.88, 2.77, 101.99)),
+];
+
+impl Args {
+    /// The boxes runners and bookings are spread over.
+    fn boxes(&self) -> Vec<Area> {
+        if self.cities <= 1 { vec![self.area] } else { CITIES[..self.cities].iter().map(|(_, b)| *b).collect() }
+    }
+}
+
+fn cities(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=CITIES.len()).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {}", CITIES.len())),
+    }
 }
 
 fn base_url(raw: &str) -> Result<String, String> {
@@ -213,7 +260,9 @@ async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
                                 "ventilated": true, "temperature_controlled": true});
         api.call("POST", "/api/v1/runners/me/crates", Some(&token), Some(crate_spec)).await;
     }
-    let mut here = random_point(&mut rand::rng(), args.area);
+    let boxes = args.boxes();
+    let area = boxes[index % boxes.len()];
+    let mut here = random_point(&mut rand::rng(), area);
     let online = json!({"latitude": here.0, "longitude": here.1});
     let (status, _) = api.call("POST", "/api/v1/runners/me/online", Some(&token), Some(online)).await;
     if status != 200 {
@@ -225,7 +274,7 @@ async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
         return;
     };
     let (mut sink, mut stream) = framed.split();
-    let mut leg = Leg::Wander(random_point(&mut rand::rng(), args.area));
+    let mut leg = Leg::Wander(random_point(&mut rand::rng(), area));
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.ping_hz));
     let deadline = Instant::now() + args.duration + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -252,19 +301,19 @@ async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
                     continue;
                 }
                 leg = match std::mem::replace(&mut leg, Leg::Wander(here)) {
-                    Leg::Wander(_) => Leg::Wander(random_point(&mut rand::rng(), args.area)),
+                    Leg::Wander(_) => Leg::Wander(random_point(&mut rand::rng(), area)),
                     Leg::ToPickup { booking, dropoff, .. } => {
                         let (status, _) = api.call("POST", &format!("/api/v1/bookings/{booking}/pickup"), Some(&token), Some(json!({}))).await;
                         if status == 200 { Leg::ToDropoff { booking, dropoff } } else {
                             world.borrow_mut().error(format!("pickup_{status}"));
-                            Leg::Wander(random_point(&mut rand::rng(), args.area))
+                            Leg::Wander(random_point(&mut rand::rng(), area))
                         }
                     }
                     Leg::ToDropoff { booking, .. } => {
                         let (status, _) = api.call("POST", &format!("/api/v1/bookings/{booking}/deliver"), Some(&token), Some(json!({}))).await;
                         let mut w = world.borrow_mut();
                         if status != 200 { w.error(format!("deliver_{status}")) } else if w.booked_at.contains_key(&booking) { w.delivered += 1 }
-                        Leg::Wander(random_point(&mut rand::rng(), args.area))
+                        Leg::Wander(random_point(&mut rand::rng(), area))
                     }
                 };
             }
@@ -321,7 +370,9 @@ async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
 /// One booking from the owner's side: book, pay, watch, confirm.
 async fn run_trip(api: Api, args: Args, world: Shared, token: String) {
     let mut rng = rand::rng();
-    let pickup = random_point(&mut rng, args.area);
+    let boxes = args.boxes();
+    let city = boxes[rng.random_range(0..boxes.len())];
+    let pickup = random_point(&mut rng, city);
     let dropoff = (pickup.0 + rng.random_range(-0.02..0.02), pickup.1 + rng.random_range(-0.02..0.02));
     let body = json!({
         "pet_spec": {"pet_type": "dog", "breed": "Kampung", "name": "Sim", "weight_kg": 12.0, "age_months": 24},
@@ -385,6 +436,80 @@ async fn run_trip(api: Api, args: Args, world: Shared, token: String) {
             _ => {}
         }
     }
+}
+
+/// What the nodes and the Redis nodes had counted at one moment.
+struct Counters {
+    at: Instant,
+    /// per node: (sockets open, bus messages in, bus messages out), when it answered
+    nodes: Vec<Option<(f64, f64, f64)>>,
+    /// per Redis node: (PUBLISH + SPUBLISH calls, CPU seconds), when it answered
+    redis: Vec<Option<(u64, f64)>>,
+}
+
+async fn counters(api: &Api, args: &Args) -> Counters {
+    let mut nodes = Vec::new();
+    for node in &args.nodes {
+        nodes.push(node_counters(&api.client, node).await);
+    }
+    let redis = args
+        .redis
+        .iter()
+        .map(|addr| {
+            let stats = kilat_tools::redis_info(addr, "commandstats").ok()?;
+            let cpu = kilat_tools::redis_info(addr, "cpu").ok()?;
+            let published =
+                kilat_tools::command_calls(&stats, "spublish") + kilat_tools::command_calls(&stats, "publish");
+            Some((published, kilat_tools::redis_cpu_secs(&cpu)))
+        })
+        .collect();
+    Counters { at: Instant::now(), nodes, redis }
+}
+
+/// A node's open sockets and bus message counters, from its /metrics.
+async fn node_counters(client: &awc::Client, base: &str) -> Option<(f64, f64, f64)> {
+    let mut resp = client.get(format!("{base}/metrics")).send().await.ok()?;
+    let body = resp.body().limit(8 << 20).await.ok()?;
+    let (mut sockets, mut messages_in, mut messages_out) = (0.0, 0.0, 0.0);
+    for line in String::from_utf8_lossy(&body).lines() {
+        let Some((name, value)) = line.rsplit_once(' ') else { continue };
+        let Ok(value) = value.parse::<f64>() else { continue };
+        if name.starts_with("kilat_ws_connections{") {
+            sockets += value;
+        } else if name == r#"kilat_pubsub_messages_total{direction="in"}"# {
+            messages_in = value;
+        } else if name == r#"kilat_pubsub_messages_total{direction="out"}"# {
+            messages_out = value;
+        }
+    }
+    Some((sockets, messages_in, messages_out))
+}
+
+/// Per node and per Redis shard, between two readings.
+fn shape(args: &Args, before: &Counters, after: &Counters) -> String {
+    let secs = after.at.duration_since(before.at).as_secs_f64().max(0.001);
+    let mut out = String::new();
+    for (i, url) in args.nodes.iter().enumerate() {
+        match (before.nodes[i], after.nodes[i]) {
+            (Some((_, in0, out0)), Some((sockets, in1, out1))) => out.push_str(&format!(
+                "  node {url}: {sockets:.0} sockets open, bus {:.0} msg/s in from Redis, {:.0} msg/s out\n",
+                (in1 - in0) / secs,
+                (out1 - out0) / secs
+            )),
+            _ => out.push_str(&format!("  node {url}: /metrics did not answer\n")),
+        }
+    }
+    for (i, addr) in args.redis.iter().enumerate() {
+        match (before.redis[i], after.redis[i]) {
+            (Some((p0, c0)), Some((p1, c1))) => out.push_str(&format!(
+                "  redis {addr}: {:.0} msg/s published, CPU {:.1} % of a core\n",
+                p1.saturating_sub(p0) as f64 / secs,
+                (c1 - c0) / secs * 100.0
+            )),
+            _ => out.push_str(&format!("  redis {addr}: INFO did not answer\n")),
+        }
+    }
+    out
 }
 
 fn line(w: &World) -> String {
@@ -467,6 +592,7 @@ pub async fn run(args: Args) -> String {
     // give the runners a moment to come online
     tokio::time::sleep(Duration::from_secs(2)).await;
     world.borrow_mut().started = Instant::now();
+    let before = counters(&api, &args).await;
     let live = std::io::stderr().is_terminal();
     let progress = {
         let world = world.clone();
@@ -496,6 +622,8 @@ pub async fn run(args: Args) -> String {
             tokio::time::sleep(wait).await;
         }
     }
+    // the busiest moment: every runner online, bookings in flight
+    let after = counters(&api, &args).await;
     // let the trips in flight finish
     let drain = Instant::now() + Duration::from_secs(20);
     while Instant::now() < drain {
@@ -519,6 +647,10 @@ pub async fn run(args: Args) -> String {
         "simulation report ({} runners, {} owners, {:.0}s on {})\n",
         args.runners, args.owners, secs, args.url
     ));
+    if args.cities > 1 {
+        let names: Vec<&str> = CITIES[..args.cities].iter().map(|(name, _)| *name).collect();
+        report.push_str(&format!("  cities: {}\n", names.join(", ")));
+    }
     report.push_str(&format!(
         "  bookings: {} created ({:.2}/s), {} paid, {} assigned, {} delivered, {} completed\n",
         w.created,
@@ -541,6 +673,7 @@ pub async fn run(args: Args) -> String {
     report.push('\n');
     report.push_str(&summary("ping → owner", &w.ping_to_owner));
     report.push('\n');
+    report.push_str(&shape(&args, &before, &after));
     if w.errors.is_empty() {
         report.push_str("  errors: none\n");
     } else {
@@ -572,5 +705,12 @@ mod tests {
         assert!(parse(&["--runners"]).unwrap_err().contains("--runners"));
         assert!(parse(&["--owners", "0"]).is_err());
         assert!(parse(&["--ping-hz", "-1"]).is_err());
+        assert_eq!(parse(&[]).unwrap().boxes(), vec![(3.00, 101.55, 3.25, 101.80)]);
+        let spread = parse(&["--cities", "3", "--nodes", "http://a:1,http://b:2", "--redis", "h:7101,h:7102"]).unwrap();
+        assert_eq!(spread.boxes().len(), 3);
+        assert_eq!(spread.nodes, ["http://a:1", "http://b:2"]);
+        assert_eq!(spread.redis, ["h:7101", "h:7102"]);
+        assert!(parse(&["--cities", "9"]).unwrap_err().contains("--cities"));
+        assert!(parse(&["--nodes", "a:1"]).unwrap_err().contains("--nodes"));
     }
 }
