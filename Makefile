@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test e2e deps check fmt clippy schema-check release docker cluster cluster-sharded cluster-down redis-cluster redis-cluster-down demo bench faults
+.PHONY: run test e2e deps check fmt clippy schema-check release docker cluster cluster-sharded cluster-down redis-cluster redis-cluster-down demo bench bench-scaleout faults
 
 ## Start PostgreSQL + PostGIS and Redis (installing them if missing), then serve on :8080.
 run: deps
@@ -62,6 +62,10 @@ redis-cluster-down:
 ## Every benchmark (Redis bound, fan-out vs the Bun peer, idle sockets, dispatch); see BENCHMARKS.md.
 bench:
 	bash scripts/bench.sh
+
+## Fan-out on three nodes: one Redis against a 3-master Redis Cluster, alternately (also the end of make bench).
+bench-scaleout:
+	bash scripts/bench_scaleout.sh
 
 ## Events under faults: trips watched over /ws while a node is killed, Redis and
 ## PostgreSQL restart and a node drains (restarts this machine's Redis and PostgreSQL).

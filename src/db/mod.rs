@@ -24,6 +24,7 @@ pub mod runners;
 pub mod schedule;
 pub mod schema;
 pub mod shops;
+pub mod slots;
 pub mod stream;
 pub mod subscriptions;
 pub mod tokens;

@@ -21,8 +21,8 @@ use crate::error::BoxError;
 /// shared (clones are cheap), reconnects by itself, and speaks every command
 /// this service sends: on a cluster each key's command goes to the node
 /// that owns its slot, and a pipeline's commands (which may span slots) go
-/// out at once, each to its node, where they are pipelined on that node's
-/// connection. A transaction (`MULTI`) must stay within one slot.
+/// out at once, as one pipeline per master (one pipeline per master, `db::slots`). A transaction
+/// (`MULTI`) must stay within one slot.
 #[derive(Clone)]
 pub enum Connection {
     Single(ConnectionManager),
@@ -46,11 +46,11 @@ impl Connection {
 /// cluster is down), then kept: it follows slot moves and failovers and
 /// reconnects to nodes by itself.
 #[derive(Clone)]
-pub struct ClusterLink(Arc<(ClusterClient, tokio::sync::OnceCell<ClusterConnection>)>);
+pub struct ClusterLink(Arc<(ClusterClient, tokio::sync::OnceCell<ClusterConnection>, super::slots::SlotMap)>);
 
 impl ClusterLink {
     async fn get(&self) -> Result<ClusterConnection, RedisError> {
-        let (client, conn) = &*self.0;
+        let (client, conn, _) = &*self.0;
         conn.get_or_try_init(|| client.get_async_connection()).await.cloned()
     }
 }
@@ -76,11 +76,8 @@ impl ConnectionLike for Connection {
                 if pipeline.is_transaction() {
                     return conn.clone().req_packed_commands(pipeline, offset, count).await;
                 }
-                let sends = pipeline.cmd_iter().skip(offset).take(count).map(|cmd| {
-                    let mut conn = conn.clone();
-                    async move { conn.req_packed_command(cmd).await }
-                });
-                futures_util::future::join_all(sends).await.into_iter().collect()
+                let cmds: Vec<&Cmd> = pipeline.cmd_iter().skip(offset).take(count).collect();
+                super::slots::send(&conn, &link.0.2, &cmds).await
             }),
         }
     }
@@ -159,7 +156,7 @@ impl RedisHandle {
         let timeout = Duration::from_millis(settings.command_timeout_ms);
         if let Some(seeds) = settings.cluster_seeds() {
             let client = cluster_builder(&seeds, timeout).retries(3).build()?;
-            let link = ClusterLink(Arc::new((client, tokio::sync::OnceCell::new())));
+            let link = ClusterLink(Arc::new((client, tokio::sync::OnceCell::new(), Default::default())));
             return Ok(Self { conn: Connection::Cluster(link), prefix: settings.key_prefix.clone() });
         }
         let client = client(&settings.url)?;

@@ -5,6 +5,10 @@
 //! generator drives kilat (runners on a trip, owners on
 //! `/ws/tracking/:id`) or the Bun peer in `bench/bun/` (`--target bun`),
 //! so the ratio compares like with like. A == B is the one-node topology.
+//! `--a` and `--b` may list several nodes (comma-separated): pair i's
+//! runner talks to the i-th of A, its watcher to the i-th of B (in turn),
+//! e.g. `--a n1,n2,n3 --b n2,n3,n1` spreads three nodes and every ping
+//! still crosses Redis.
 //!
 //! `--procs N` spreads the pairs over N generator processes (this binary
 //! again, in worker mode), each sending its share of every step's rate on
@@ -35,6 +39,9 @@ struct Args {
     seconds: f64,
     label: String,
     procs: usize,
+    /// seconds at the first rate before the first step, not reported
+    /// (sockets, actors and subscriptions settle; one process only)
+    warmup: f64,
     /// worker mode: the job file written by the parent
     worker: Option<String>,
 }
@@ -49,6 +56,7 @@ fn args() -> Args {
         seconds: 5.0,
         label: String::new(),
         procs: 1,
+        warmup: 0.0,
         worker: None,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -64,14 +72,22 @@ fn args() -> Args {
             "--label" => out.label = value,
             "--procs" => out.procs = value.parse::<usize>().unwrap().max(1),
             "--worker" => out.worker = Some(value),
+            "--warmup" => out.warmup = value.parse().unwrap(),
             other => panic!("unknown flag {other}"),
         }
     }
     if out.label.is_empty() {
-        let topology = if out.a == out.b { "one node" } else { "two nodes via Redis" };
+        let nodes = out.a.split(',').chain(out.b.split(',')).collect::<std::collections::BTreeSet<_>>().len();
+        let topology = if nodes == 1 { "one node".to_owned() } else { format!("{nodes} nodes via Redis") };
         out.label = format!("{} ({topology})", out.target);
     }
     out
+}
+
+/// The node of pair `i` in a comma-separated list of nodes.
+fn nth(nodes: &str, i: usize) -> &str {
+    let list: Vec<&str> = nodes.split(',').map(str::trim).collect();
+    list[i % list.len()]
 }
 
 async fn call(client: &awc::Client, url: String, token: Option<&str>, body: Value) -> Value {
@@ -88,7 +104,7 @@ async fn call(client: &awc::Client, url: String, token: Option<&str>, body: Valu
 /// Runner and watcher WebSocket URLs for each pair.
 async fn kilat_pairs(client: &awc::Client, args: &Args) -> Vec<(String, String)> {
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let a = |p: &str| format!("{}{p}", args.a);
+    let a = |p: &str| format!("{}{p}", nth(&args.a, 0));
     let ws = |base: &str, p: String| format!("{}{p}", base.replacen("http", "ws", 1));
     let reg = |email: String, role: &'static str| {
         call(
@@ -136,7 +152,10 @@ async fn kilat_pairs(client: &awc::Client, args: &Args) -> Vec<(String, String)>
         .await;
         let id = booking["data"]["id"].as_str().unwrap().to_owned();
         call(client, a(&format!("/api/v1/bookings/{id}/accept")), Some(&runner), json!({})).await;
-        out.push((ws(&args.a, format!("/ws?token={runner}")), ws(&args.b, format!("/ws/tracking/{id}?token={owner}"))));
+        out.push((
+            ws(nth(&args.a, i), format!("/ws?token={runner}")),
+            ws(nth(&args.b, i), format!("/ws/tracking/{id}?token={owner}")),
+        ));
     }
     out
 }
@@ -145,7 +164,10 @@ fn bun_pairs(args: &Args) -> Vec<(String, String)> {
     let ws = |base: &str, p: String| format!("{}{p}", base.replacen("http", "ws", 1));
     (0..args.pairs)
         .map(|i| {
-            (ws(&args.a, format!("/ws?role=runner&booking=b{i}")), ws(&args.b, format!("/ws?role=watch&booking=b{i}")))
+            (
+                ws(nth(&args.a, i), format!("/ws?role=runner&booking=b{i}")),
+                ws(nth(&args.b, i), format!("/ws?role=watch&booking=b{i}")),
+            )
         })
         .collect()
 }
@@ -407,6 +429,9 @@ async fn main() {
     let tally = Rc::new(RefCell::new(Tally { received: 0, latency: histogram() }));
     let mut sinks = connect(&client, &pairs, started, &tally).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
+    if args.warmup > 0.0 {
+        run_step(&mut sinks, args.rates.first().copied().unwrap_or(1000), args.warmup, started, &tally).await;
+    }
     let mut report = Report::header(&args.label, pairs.len(), args.seconds, 1);
     for rate in &args.rates {
         let step = run_step(&mut sinks, *rate, args.seconds, started, &tally).await;
