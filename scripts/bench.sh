@@ -11,6 +11,8 @@
 #  5. REST: booking create and accept, against pgbench TPC-B run before and
 #     after; through nginx, on one node, and on one node with dispatch off;
 #     and what one create costs PostgreSQL (statements, transactions)
+#  6. scale-out: three nodes on one Redis against a 3-master Redis Cluster
+#     (scripts/bench_scaleout.sh, also `make bench-scaleout`)
 #
 # BENCH_SECONDS (per fan-out step, default 4), BENCH_PAIRS (default 100),
 # BENCH_RATES, BENCH_PROCS (generator processes, default 1: on two cores more of them starve the servers), BENCH_IDLE
@@ -168,5 +170,11 @@ quiet
 bash scripts/pgbench_ref.sh | tee "$out/pgbench-2.txt"
 
 echo
+echo "== 6. scale-out"
+quiet
+bash scripts/bench_scaleout.sh
+
+echo
 echo "== summary: each figure beside its peer or bound, from this run"
 python3 scripts/bench_summary.py "$out"
+python3 scripts/bench_scaleout_summary.py "$out"

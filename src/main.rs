@@ -40,7 +40,8 @@ enum Command {
     /// Drive a running cluster like a city and report latencies
     /// (runs `kilat-simulate`, built by `cargo build --release -p kilat-tools`).
     #[command(after_help = "Flags (see `kilat-simulate --help`): --url U, --runners N, --owners M, --duration S, \
-        --ping-hz H, --bookings-per-sec R, --box south,west,north,east")]
+        --ping-hz H, --bookings-per-sec R, --box south,west,north,east, --cities N, --nodes URL,..., \
+        --redis host:port,..., --accounts NAME")]
     Simulate {
         /// passed to kilat-simulate unchanged
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "FLAGS")]

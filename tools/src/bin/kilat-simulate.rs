@@ -64,6 +64,11 @@ pub struct Args {
     /// messages and CPU per shard are read from their INFO
     #[arg(long = "redis", value_delimiter = ',')]
     pub redis: Vec<String>,
+    /// the accounts' name: a run with the same one signs the same runners
+    /// and owners in again, with whatever trips they left unfinished (by
+    /// default each run has fresh accounts)
+    #[arg(long, default_value_t = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned())]
+    pub accounts: String,
 }
 
 /// south, west, north, east
@@ -145,6 +150,8 @@ struct World {
     delivered: u64,
     completed: u64,
     pings_sent: u64,
+    /// runner tasks that came online or gave up
+    runners_settled: usize,
     frames_received: u64,
     errors: BTreeMap<String, u64>,
     to_offer: Histogram<u64>,
@@ -175,9 +182,12 @@ struct Api {
 }
 
 impl Api {
-    /// One call; a 429 waits for `Retry-After` and tries again (a few times).
+    /// One call; a 429, or a 503 that says when to come back (a node
+    /// saturated by password hashing), waits for `Retry-After` and tries
+    /// again (a few times).
     async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        for _ in 0..5 {
+        let mut last = 429;
+        for _ in 0..30 {
             let Ok(m) = awc::http::Method::from_bytes(method.as_bytes()) else { return (0, Value::Null) };
             let mut req = self.client.request(m, format!("{}{path}", self.base));
             if let Some(t) = token {
@@ -189,7 +199,8 @@ impl Api {
             };
             let Ok(mut resp) = sent else { return (0, Value::Null) };
             let status = resp.status().as_u16();
-            if status == 429 {
+            if status == 429 || (status == 503 && resp.headers().contains_key("retry-after")) {
+                last = status;
                 let wait = resp
                     .headers()
                     .get("retry-after")
@@ -202,7 +213,7 @@ impl Api {
             let bytes = resp.body().limit(1 << 20).await.unwrap_or_default();
             return (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null));
         }
-        (429, Value::Null)
+        (last, Value::Null)
     }
 
     fn ws_url(&self, path: &str) -> String {
@@ -248,10 +259,21 @@ enum Leg {
 /// compressed: a leg takes a handful of pings, reported at 40 km/h).
 const TRIP_STEP: f64 = 0.35;
 const ARRIVED_DEG: f64 = 0.0004;
+/// The fastest a simulated runner moves between two pings (the server
+/// refuses a position implying more than 250 km/h).
+const MOST_KMH: f64 = 200.0;
+const KM_PER_DEGREE: f64 = 111.0;
 
-async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
-    let email = format!("sim-runner-{index}@sim.kilat.my");
-    let Some((token, _)) = account(&api, &email, "runner", &world).await else { return };
+/// Signs a runner up (or in), with a profile and a crate, online at a
+/// random point of its city, with its `/ws` socket open.
+async fn runner_ready(
+    api: &Api,
+    args: &Args,
+    world: &Shared,
+    index: usize,
+) -> Option<(String, (f64, f64), Area, actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>)> {
+    let email = format!("sim-runner-{}-{index}@sim.kilat.my", args.accounts);
+    let (token, _) = account(api, &email, "runner", world).await?;
     let profile = json!({"vehicle_type": "car", "vehicle_plate": format!("SIM {index}"), "vehicle_model": "Myvi",
                          "air_conditioned": true});
     let (status, _) = api.call("POST", "/api/v1/runners", Some(&token), Some(profile)).await;
@@ -262,17 +284,24 @@ async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
     }
     let boxes = args.boxes();
     let area = boxes[index % boxes.len()];
-    let mut here = random_point(&mut rand::rng(), area);
+    let here = random_point(&mut rand::rng(), area);
     let online = json!({"latitude": here.0, "longitude": here.1});
     let (status, _) = api.call("POST", "/api/v1/runners/me/online", Some(&token), Some(online)).await;
     if status != 200 {
         world.borrow_mut().error(format!("online_{status}"));
-        return;
+        return None;
     }
     let Ok((_, framed)) = api.client.ws(api.ws_url(&format!("/ws?token={token}"))).connect().await else {
         world.borrow_mut().error("ws_connect");
-        return;
+        return None;
     };
+    Some((token, here, area, framed))
+}
+
+async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
+    let ready = runner_ready(&api, &args, &world, index).await;
+    world.borrow_mut().runners_settled += 1;
+    let Some((token, mut here, area, framed)) = ready else { return };
     let (mut sink, mut stream) = framed.split();
     let mut leg = Leg::Wander(random_point(&mut rand::rng(), area));
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.ping_hz));
@@ -287,7 +316,14 @@ async fn run_runner(api: Api, args: Args, world: Shared, index: usize) {
                 };
                 // a little jitter keeps every ping's coordinates unique
                 let jitter = rand::rng().random_range(-1e-6..1e-6);
-                here = (here.0 + (target.0 - here.0) * step + jitter, here.1 + (target.1 - here.1) * step);
+                let (mut dlat, mut dlng) = ((target.0 - here.0) * step, (target.1 - here.1) * step);
+                // never faster than the server believes (its implied-speed check)
+                let most = MOST_KMH / 3600.0 / args.ping_hz / KM_PER_DEGREE;
+                let moved = dlat.hypot(dlng);
+                if moved > most {
+                    (dlat, dlng) = (dlat * most / moved, dlng * most / moved);
+                }
+                here = (here.0 + dlat + jitter, here.1 + dlng);
                 let arrived = (target.0 - here.0).abs() < ARRIVED_DEG && (target.1 - here.1).abs() < ARRIVED_DEG;
                 let frame = json!({"type": "location", "latitude": here.0, "longitude": here.1,
                                    "speed_kmh": 40.0, "heading_degrees": 90.0});
@@ -560,6 +596,7 @@ pub async fn run(args: Args) -> String {
         delivered: 0,
         completed: 0,
         pings_sent: 0,
+        runners_settled: 0,
         frames_received: 0,
         errors: BTreeMap::new(),
         to_offer,
@@ -582,15 +619,21 @@ pub async fn run(args: Args) -> String {
     }
     let mut owners = Vec::new();
     for i in 0..args.owners {
-        if let Some((token, _)) = account(&api, &format!("sim-owner-{i}@sim.kilat.my"), "owner", &world).await {
+        if let Some((token, _)) =
+            account(&api, &format!("sim-owner-{}-{i}@sim.kilat.my", args.accounts), "owner", &world).await
+        {
             owners.push(token);
         }
     }
     if owners.is_empty() {
         return format!("no owner could sign up on {}: is the cluster running?", args.url);
     }
-    // give the runners a moment to come online
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // every runner online (or given up) before the first booking: signing
+    // hundreds in at once keeps a small box busy hashing passwords
+    let waiting = Instant::now();
+    while world.borrow().runners_settled < args.runners && waiting.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     world.borrow_mut().started = Instant::now();
     let before = counters(&api, &args).await;
     let live = std::io::stderr().is_terminal();

@@ -3,8 +3,9 @@
 //! (`kilat::db::tracking::write_positions`, every runner's newest position
 //! in one UPDATE) run once a second with a new position for each of them,
 //! as a node flushes. Prints each batch's time, and rows/s = N / batch time
-//! (the ceiling of one PostgreSQL for positions). The capacity model
-//! (docs/CAPACITY.md) reads it. Removes what it seeded when it ends.
+//! (the ceiling of one PostgreSQL connection for positions). The capacity
+//! model (docs/CAPACITY.md) reads it. Removes what it seeded when it ends,
+//! and vacuums `runners`.
 //!
 //! ```text
 //! KILAT_ENVIRONMENT=local target/release/location_bench --runners 25000 --batches 10
@@ -109,4 +110,9 @@ async fn main() {
         .execute(&mut db)
         .await
         .unwrap();
+    // Every UPDATE left a dead row and dead entries in the spatial indexes
+    // (the position is indexed, so no update is HOT). Without a vacuum
+    // (autovacuum is off on the bench machines) every later dispatch search
+    // walks them.
+    diesel::sql_query("VACUUM ANALYZE runners").execute(&mut db).await.unwrap();
 }
