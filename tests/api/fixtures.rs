@@ -86,6 +86,16 @@ pub async fn go_online(app: &TestApp, s: &Session, (lat, lng): (f64, f64)) {
     assert_eq!(resp.status, 200, "online: {}", resp.text);
 }
 
+/// An owner's booking accepted by a ready runner: (owner, runner, booking).
+pub async fn accepted_trip(app: &TestApp, tag: &str) -> (Session, Session, Value) {
+    let owner = app.register(&format!("{tag}-owner@example.my"), "owner").await;
+    let runner = ready_runner(app, &format!("{tag}-runner@example.my"), dog_crate(), PICKUP).await;
+    let booking = book(app, &owner, &worked_example()).await;
+    let resp = app.accept(&runner, &id(&booking)).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    (owner, runner, booking)
+}
+
 pub fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_owned()
 }

@@ -6,18 +6,8 @@ use std::time::Duration;
 use kilat::actors::messages::{Flush, GetRegistryStats};
 use serde_json::{Value, json};
 
-use crate::fixtures::{PICKUP, book, dog_crate, id, ready_runner, worked_example};
+use crate::fixtures::{PICKUP, accepted_trip, book, dog_crate, id, ready_runner, worked_example};
 use crate::helpers::{Session, TestApp, spawn_app, spawn_peer};
-
-/// An owner's booking accepted by a ready runner.
-async fn trip(app: &TestApp, tag: &str) -> (Session, Session, Value) {
-    let owner = app.register(&format!("{tag}-owner@example.my"), "owner").await;
-    let runner = ready_runner(app, &format!("{tag}-runner@example.my"), dog_crate(), PICKUP).await;
-    let booking = book(app, &owner, &worked_example()).await;
-    let resp = app.accept(&runner, &id(&booking)).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
-    (owner, runner, booking)
-}
 
 async fn ping(app: &TestApp, runner: &Session, lat: f64, lng: f64, speed: f64) {
     let body = json!({"latitude": lat, "longitude": lng, "speed_kmh": speed, "heading_degrees": 180});
@@ -33,7 +23,7 @@ fn is_whole_second_utc(ts: &Value) -> bool {
 #[actix_web::test]
 async fn the_owner_sees_the_runners_pings_flat_on_the_tracking_feed() {
     let app = spawn_app().await;
-    let (owner, runner, booking) = trip(&app, "feed").await;
+    let (owner, runner, booking) = accepted_trip(&app, "feed").await;
     let bid = id(&booking);
     let mut feed = app.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
     let mut with_status = app.ws(&format!("/ws/tracking/{bid}?token={}&events=status", owner.access)).await;
@@ -95,7 +85,7 @@ async fn the_owner_sees_the_runners_pings_flat_on_the_tracking_feed() {
 #[actix_web::test]
 async fn the_tracking_feed_refuses_before_the_upgrade() {
     let app = spawn_app().await;
-    let (owner, _runner, booking) = trip(&app, "refuse").await;
+    let (owner, _runner, booking) = accepted_trip(&app, "refuse").await;
     let stranger = app.register("stranger@example.my", "owner").await;
     let bid = id(&booking);
     let cases = [
@@ -132,7 +122,7 @@ async fn the_tracking_feed_refuses_before_the_upgrade() {
 #[actix_web::test]
 async fn a_trip_keeps_one_waypoint_a_second_but_every_ping_is_seen() {
     let app = spawn_app().await;
-    let (owner, runner, booking) = trip(&app, "thin").await;
+    let (owner, runner, booking) = accepted_trip(&app, "thin").await;
     let bid = id(&booking);
     let mut feed = app.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;
     app.wait_numsub(&format!("booking:{bid}"), 1).await;
@@ -168,7 +158,7 @@ async fn a_trip_keeps_one_waypoint_a_second_but_every_ping_is_seen() {
 async fn pings_and_status_events_cross_two_nodes() {
     let node_a = spawn_app().await;
     let node_b = spawn_peer(&node_a).await;
-    let (owner, runner, booking) = trip(&node_a, "cross").await;
+    let (owner, runner, booking) = accepted_trip(&node_a, "cross").await;
     let bid = id(&booking);
 
     // The owner's persistent session is on node B; the runner talks to node A.
@@ -202,7 +192,7 @@ async fn one_node_fans_pings_out_in_process_until_another_node_watches() {
     use kilat::actors::messages::GetBusStats;
     let node_a = spawn_app().await;
     let node_b = spawn_peer(&node_a).await;
-    let (owner, runner, booking) = trip(&node_a, "local").await;
+    let (owner, runner, booking) = accepted_trip(&node_a, "local").await;
     let bid = id(&booking);
     let channel = format!("booking:{bid}");
 
@@ -256,7 +246,7 @@ async fn one_node_fans_pings_out_in_process_until_another_node_watches() {
 async fn a_reconnect_with_last_seq_replays_exactly_the_missed_events() {
     let node_a = spawn_app().await;
     let node_b = spawn_peer(&node_a).await;
-    let (owner, runner, booking) = trip(&node_a, "replay").await;
+    let (owner, runner, booking) = accepted_trip(&node_a, "replay").await;
     let bid = id(&booking);
 
     let mut first = node_b.ws(&format!("/ws?token={}", owner.access)).await;
@@ -303,7 +293,7 @@ async fn a_reconnect_with_last_seq_replays_exactly_the_missed_events() {
 #[actix_web::test]
 async fn an_abruptly_closed_socket_leaves_no_actor_or_subscription_behind() {
     let app = spawn_app().await;
-    let (owner, _runner, booking) = trip(&app, "abrupt").await;
+    let (owner, _runner, booking) = accepted_trip(&app, "abrupt").await;
     let bid = id(&booking);
     let channel = format!("booking:{bid}");
     {
@@ -331,7 +321,7 @@ async fn an_abruptly_closed_socket_leaves_no_actor_or_subscription_behind() {
 #[actix_web::test]
 async fn every_malformed_frame_gets_an_error_frame() {
     let app = spawn_app().await;
-    let (owner, runner, booking) = trip(&app, "malformed").await;
+    let (owner, runner, booking) = accepted_trip(&app, "malformed").await;
     let other = book(&app, &app.register("other-owner@example.my", "owner").await, &worked_example()).await;
     let mut owner_ws = app.ws(&format!("/ws?token={}", owner.access)).await;
     owner_ws.next_of("hello").await;
@@ -408,7 +398,7 @@ async fn abuse_closes_the_socket() {
         assert_eq!(reason.code, awc::ws::CloseCode::Policy);
     }
     // The tracking feed accepts 512 bytes at most.
-    let (_, _, booking) = trip(&app, "tiny").await;
+    let (_, _, booking) = accepted_trip(&app, "tiny").await;
     let owner2 = app.login("tiny-owner@example.my", "correct-horse").await;
     let token = owner2.body["data"]["access_token"].as_str().unwrap().to_owned();
     let mut feed = app.ws(&format!("/ws/tracking/{}?token={token}", id(&booking))).await;
@@ -467,7 +457,7 @@ impl Drop for OwnRedis {
 async fn delivery_resumes_after_redis_restarts_and_no_event_is_lost() {
     let redis = OwnRedis::start();
     let app = crate::helpers::spawn_app_with(|s| s.redis.url = format!("redis://127.0.0.1:{}/0", redis.port)).await;
-    let (owner, runner, booking) = trip(&app, "restart").await;
+    let (owner, runner, booking) = accepted_trip(&app, "restart").await;
     let bid = id(&booking);
     let mut feed = app.ws(&format!("/ws/tracking/{bid}?token={}&events=status", owner.access)).await;
     app.wait_numsub(&format!("booking:{bid}"), 1).await;
@@ -509,7 +499,7 @@ async fn delivery_resumes_after_redis_restarts_and_no_event_is_lost() {
 async fn a_stalled_socket_gets_only_the_latest_position_and_memory_stays_bounded() {
     use kilat::actors::messages::GetBookingBacklog;
     let app = crate::helpers::spawn_app_with(|s| s.realtime.ws_max_frames_per_sec = 1_000_000).await;
-    let (owner, runner, booking) = trip(&app, "stall").await;
+    let (owner, runner, booking) = accepted_trip(&app, "stall").await;
     let bid = uuid::Uuid::parse_str(&id(&booking)).unwrap();
     // A watcher that never reads…
     let mut stalled = app.ws(&format!("/ws/tracking/{bid}?token={}", owner.access)).await;

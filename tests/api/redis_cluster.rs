@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::fixtures::{PICKUP, book, dog_crate, id, ready_runner, worked_example};
+use crate::fixtures::{accepted_trip, id};
 use crate::helpers::{Session, TestApp, WsClient, spawn_app_with, spawn_peer};
 
 /// A Redis Cluster of this test's own: killing or failing over one of its
@@ -166,16 +166,6 @@ async fn three_nodes(cluster: &OwnCluster, customise: impl FnOnce(&mut kilat::co
     [a, b, c]
 }
 
-/// An owner's booking accepted by a ready runner, on `app`.
-async fn trip(app: &TestApp, tag: &str) -> (Session, Session, Value) {
-    let owner = app.register(&format!("{tag}-owner@example.my"), "owner").await;
-    let runner = ready_runner(app, &format!("{tag}-runner@example.my"), dog_crate(), PICKUP).await;
-    let booking = book(app, &owner, &worked_example()).await;
-    let resp = app.accept(&runner, &id(&booking)).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
-    (owner, runner, booking)
-}
-
 /// The owner's persistent session on `app`, subscribed to the booking.
 async fn watch(app: &TestApp, owner: &Session, booking_id: &str) -> WsClient {
     let mut session = app.ws(&format!("/ws?token={}", owner.access)).await;
@@ -204,6 +194,31 @@ async fn status_once(session: &mut WsClient, new_status: &str) -> Value {
     frame
 }
 
+/// A trip under way across two of the three nodes.
+struct Live {
+    runner: Session,
+    bid: String,
+    /// the booking's channel, as Redis knows it
+    channel: String,
+    /// the owner's session, subscribed to the booking
+    watcher: WsClient,
+    /// the runner's `/ws` socket
+    runner_ws: WsClient,
+}
+
+/// An accepted trip: the owner watching on node `watching`, the runner's
+/// socket on node `pinging`, and a first ping seen.
+async fn live_trip(nodes: &[TestApp; 3], tag: &str, watching: usize, pinging: usize) -> Live {
+    let (owner, runner, booking) = accepted_trip(&nodes[0], tag).await;
+    let bid = id(&booking);
+    let channel = format!("{}booking:{bid}", nodes[0].settings.redis.key_prefix);
+    let mut watcher = watch(&nodes[watching], &owner, &bid).await;
+    let mut runner_ws = nodes[pinging].ws(&format!("/ws?token={}", runner.access)).await;
+    runner_ws.next_of("hello").await;
+    assert!(ping_reaches(&mut runner_ws, &mut watcher, 3.13).await, "a first ping crosses");
+    Live { runner, bid, channel, watcher, runner_ws }
+}
+
 /// Pings from `runner_ws` until `watcher` sees one at `lat` (the first ones
 /// may be dropped while a channel moves to its new owner).
 async fn ping_reaches(runner_ws: &mut WsClient, watcher: &mut WsClient, lat: f64) -> bool {
@@ -222,7 +237,7 @@ async fn ping_reaches(runner_ws: &mut WsClient, watcher: &mut WsClient, lat: f64
 async fn pings_and_status_events_cross_between_any_two_of_three_nodes_by_sharded_pub_sub() {
     let cluster = OwnCluster::start();
     let nodes = three_nodes(&cluster, |_| {}).await;
-    let (owner, runner, booking) = trip(&nodes[0], "shard").await;
+    let (owner, runner, booking) = accepted_trip(&nodes[0], "shard").await;
     let bid = id(&booking);
     let channel = format!("{}booking:{bid}", nodes[0].settings.redis.key_prefix);
 
@@ -271,13 +286,7 @@ async fn pings_and_status_events_cross_between_any_two_of_three_nodes_by_sharded
 async fn a_master_killed_mid_trip_is_replaced_and_no_booking_event_is_lost() {
     let cluster = OwnCluster::start();
     let nodes = three_nodes(&cluster, |_| {}).await;
-    let (owner, runner, booking) = trip(&nodes[0], "killed").await;
-    let bid = id(&booking);
-    let channel = format!("{}booking:{bid}", nodes[0].settings.redis.key_prefix);
-    let mut watcher = watch(&nodes[1], &owner, &bid).await;
-    let mut runner_ws = nodes[0].ws(&format!("/ws?token={}", runner.access)).await;
-    runner_ws.next_of("hello").await;
-    assert!(ping_reaches(&mut runner_ws, &mut watcher, 3.131).await);
+    let Live { runner, bid, channel, mut watcher, mut runner_ws } = live_trip(&nodes, "killed", 1, 0).await;
 
     // The master that holds the booking's channel dies without a word.
     let (master, replicas) = cluster.owner_of(&channel).unwrap();
@@ -306,13 +315,7 @@ async fn a_master_killed_mid_trip_is_replaced_and_no_booking_event_is_lost() {
 async fn a_manual_failover_moves_the_channel_and_the_bus_follows_it() {
     let cluster = OwnCluster::start();
     let nodes = three_nodes(&cluster, |_| {}).await;
-    let (owner, runner, booking) = trip(&nodes[0], "failover").await;
-    let bid = id(&booking);
-    let channel = format!("{}booking:{bid}", nodes[0].settings.redis.key_prefix);
-    let mut watcher = watch(&nodes[2], &owner, &bid).await;
-    let mut runner_ws = nodes[1].ws(&format!("/ws?token={}", runner.access)).await;
-    runner_ws.next_of("hello").await;
-    assert!(ping_reaches(&mut runner_ws, &mut watcher, 3.151).await);
+    let Live { runner, bid, channel, mut watcher, mut runner_ws } = live_trip(&nodes, "failover", 2, 1).await;
 
     // The replica takes the slot over (maintenance): the old master tells
     // its shard subscribers the channel is gone (`sunsubscribe`).

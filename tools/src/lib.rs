@@ -33,6 +33,41 @@ pub fn percentiles(h: &Histogram<u64>) -> String {
     )
 }
 
+/// Seeds `n` online runners spread over greater Kuala Lumpur straight into
+/// the database: users `<email_prefix><i>@example.my` with `password_hash`,
+/// and their runner rows (on shift, positioned now). The benchmarks'
+/// starting fleet; they delete the users (and so the runners) when done.
+pub async fn seed_runners(
+    db: &mut diesel_async::AsyncPgConnection,
+    email_prefix: &str,
+    n: i64,
+    password_hash: &str,
+) -> diesel::QueryResult<()> {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(
+        "INSERT INTO users (id, email, password_hash, full_name, role) \
+         SELECT gen_random_uuid(), $1 || g || '@example.my', $2, 'Bench Runner ' || g, 'runner' \
+         FROM generate_series(1, $3) g",
+    )
+    .bind::<Text, _>(email_prefix)
+    .bind::<Text, _>(password_hash)
+    .bind::<BigInt, _>(n)
+    .execute(db)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO runners (id, user_id, full_name, phone, vehicle_type, vehicle_plate, vehicle_model, air_conditioned, \
+                              session_status, latitude, longitude, location_updated_at) \
+         SELECT gen_random_uuid(), u.id, u.full_name, '', 'car', 'BENCH', 'Myvi', true, 'active', \
+                3.00 + random() * 0.30, 101.55 + random() * 0.25, now() \
+         FROM users u WHERE u.email LIKE $1 || '%'",
+    )
+    .bind::<Text, _>(email_prefix)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// One section of a Redis node's `INFO` (`host:port`), over a plain socket
 /// (the inline protocol; the reply is one bulk string), as `field → value`.
 pub fn redis_info(addr: &str, section: &str) -> std::io::Result<std::collections::HashMap<String, String>> {

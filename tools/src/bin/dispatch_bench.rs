@@ -69,28 +69,7 @@ async fn main() {
 
     // 1. Seed N online runners with a medium dog crate, spread over KL.
     let seeded = Instant::now();
-    diesel::sql_query(
-        "INSERT INTO users (id, email, password_hash, full_name, role) \
-         SELECT gen_random_uuid(), 'bench-' || $1 || '-' || g || '@example.my', $2, 'Bench Runner ' || g, 'runner' \
-         FROM generate_series(1, $3) g",
-    )
-    .bind::<Text, _>(&tag)
-    .bind::<Text, _>(&hash)
-    .bind::<BigInt, _>(args.runners)
-    .execute(&mut db)
-    .await
-    .unwrap();
-    diesel::sql_query(
-        "INSERT INTO runners (id, user_id, full_name, phone, vehicle_type, vehicle_plate, vehicle_model, air_conditioned, \
-                              session_status, latitude, longitude, location_updated_at) \
-         SELECT gen_random_uuid(), u.id, u.full_name, '', 'car', 'BENCH', 'Myvi', true, 'active', \
-                3.00 + random() * 0.30, 101.55 + random() * 0.25, now() \
-         FROM users u WHERE u.email LIKE 'bench-' || $1 || '-%'",
-    )
-    .bind::<Text, _>(&tag)
-    .execute(&mut db)
-    .await
-    .unwrap();
+    kilat_tools::seed_runners(&mut db, &format!("bench-{tag}-"), args.runners, &hash).await.unwrap();
     diesel::sql_query(
         "INSERT INTO runner_crates (id, runner_id, size, size_rank, pet_types, max_weight_kg, ventilated) \
          SELECT gen_random_uuid(), r.id, 'medium', 2, ARRAY['dog','cat'], 20, true \

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kilat::db::tracking::{LatestPosition, write_positions};
 use rand::Rng;
@@ -42,27 +42,7 @@ async fn main() {
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut db = AsyncPgConnection::establish(&settings.database.url).await.expect("database");
 
-    diesel::sql_query(
-        "INSERT INTO users (id, email, password_hash, full_name, role) \
-         SELECT gen_random_uuid(), 'bench-loc-' || $1 || '-' || g || '@example.my', 'x', 'Bench Runner', 'runner' \
-         FROM generate_series(1, $2) g",
-    )
-    .bind::<Text, _>(&tag)
-    .bind::<BigInt, _>(runners)
-    .execute(&mut db)
-    .await
-    .unwrap();
-    diesel::sql_query(
-        "INSERT INTO runners (id, user_id, full_name, phone, vehicle_type, vehicle_plate, vehicle_model, air_conditioned, \
-                              session_status, latitude, longitude, location_updated_at) \
-         SELECT gen_random_uuid(), u.id, u.full_name, '', 'car', 'BENCH', 'Myvi', true, 'active', \
-                3.00 + random() * 0.30, 101.55 + random() * 0.25, now() - interval '1 minute' \
-         FROM users u WHERE u.email LIKE 'bench-loc-' || $1 || '-%'",
-    )
-    .bind::<Text, _>(&tag)
-    .execute(&mut db)
-    .await
-    .unwrap();
+    kilat_tools::seed_runners(&mut db, &format!("bench-loc-{tag}-"), runners, "x").await.unwrap();
     diesel::sql_query("ANALYZE runners").execute(&mut db).await.unwrap();
     let ids: Vec<Id> = diesel::sql_query(
         "SELECT r.user_id FROM runners r JOIN users u ON u.id = r.user_id WHERE u.email LIKE 'bench-loc-' || $1 || '-%'",
