@@ -533,8 +533,10 @@ impl StreamHandler<PushInfo> for Bus {
                 // Which node went is not said: every channel is subscribed
                 // again (a live subscription just answers again).
                 let channels: Vec<String> = self.subs.keys().cloned().collect();
-                tracing::warn!(channels = channels.len(), "a cluster node's connection closed; resubscribing");
-                self.lose(channels, ctx);
+                if !channels.is_empty() {
+                    tracing::warn!(channels = channels.len(), "a cluster node's connection closed; resubscribing");
+                    self.lose(channels, ctx);
+                }
             }
             _ => {}
         }
