@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{IntoServiceFactory, map_config};
+use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 
 use crate::actors::bus::Bus;
 use crate::actors::dispatcher::{DispatchDeps, Dispatcher};
@@ -106,7 +109,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let json_limit = settings.server.json_limit_bytes;
         let app_settings = settings.clone();
-        let mut server = HttpServer::new(move || {
+        let addr = listener.local_addr()?;
+        // One application per worker for requests, and one more for upgrade
+        // requests (`http::ws::conn`): both share `state`.
+        let make_app = move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(extract::json_config(json_limit))
@@ -127,16 +133,35 @@ impl Application {
                 .wrap(middleware::cors(&app_settings))
                 .wrap(from_fn(middleware::echo_request_id))
                 .wrap(tracing_actix_web::TracingLogger::<middleware::RequestSpan>::new())
-        })
-        // small frames must leave at once (Nagle + delayed ACK costs ~40 ms)
-        .tcp_nodelay(true)
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(10));
+                .into_factory()
+        };
+        let mut builder = actix_server::Server::build();
+        let graceful = builder.graceful_shutdown_signal();
+        let worker = move || {
+            let graceful = graceful.clone();
+            let upgrade_app = make_app.clone();
+            HttpService::build()
+                // idle keep-alive connections close at once on a graceful stop
+                .graceful_shutdown_signal(move || {
+                    let signal = graceful.clone();
+                    async move { signal.notified().await }
+                })
+                .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+                .client_request_timeout(Duration::from_secs(10))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                // small frames must leave at once (Nagle + delayed ACK costs ~40 ms)
+                .tcp_nodelay(true)
+                .local_addr(addr)
+                .upgrade(http::ws::conn::service(upgrade_app))
+                .finish(map_config(make_app(), |_| AppConfig::default()))
+                .tcp()
+        };
+        builder = builder.shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
+            builder = builder.workers(settings.server.workers);
         }
         // Signals are ours: a drain, not actix's abrupt stop (see `Drain`).
-        let server = server.disable_signals().listen(listener)?.run();
+        let server = builder.disable_signals().listen("kilat", listener, worker)?.run();
         tracing::info!(port, environment = settings.environment.as_str(), "kilat listening");
         let drain = Drain { signal, delay: Duration::from_millis(settings.server.drain_delay_ms) };
         Ok(Self { port, server, live, drain })

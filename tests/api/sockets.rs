@@ -120,6 +120,44 @@ async fn fragmented_messages_are_reassembled_and_faults_close_with_their_codes()
     assert_eq!(code(ws.closed_within(5.0).await), Some(1009));
 }
 
+/// The server's own connection loop under a socket (src/http/ws/conn.rs)
+/// loses nothing at the hand-over: an answer still on its way out on a
+/// keep-alive connection, and a frame the client sends in the same packet
+/// as its handshake.
+#[actix_web::test]
+async fn a_socket_opened_behind_a_request_with_its_first_frame_in_the_same_packet_is_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let owner = app.register("one-packet@example.my", "owner").await;
+    let host = app.address.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut packet = format!(
+        "GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         GET /ws?token={} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        owner.access
+    )
+    .into_bytes();
+    packet.extend(frame(0x81, br#"{"type":"ping"}"#));
+    tcp.write_all(&packet).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let at = |seen: &[u8], what: &[u8]| seen.windows(what.len()).position(|w| w == what);
+    while at(&seen, br#"{"type":"pong"}"#).is_none() {
+        let n = tokio::time::timeout_at(deadline, tcp.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no pong within 5 s; got {}", String::from_utf8_lossy(&seen)))
+            .unwrap();
+        assert!(n > 0, "closed early; got {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let order = [&b"HTTP/1.1 200"[..], b"HTTP/1.1 101", br#""type":"hello""#, br#"{"type":"pong"}"#];
+    let places: Vec<_> = order.iter().map(|w| at(&seen, w)).collect();
+    assert!(places.iter().all(Option::is_some), "{}", String::from_utf8_lossy(&seen));
+    assert!(places.windows(2).all(|p| p[0] < p[1]), "out of order: {}", String::from_utf8_lossy(&seen));
+}
+
 /// A masked client frame: `head` is FIN + opcode, payload under 126 bytes.
 fn frame(head: u8, payload: &[u8]) -> Vec<u8> {
     let mask = [0x37u8, 0xfa, 0x21, 0x3d];

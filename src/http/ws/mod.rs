@@ -4,6 +4,7 @@
 //! the only place that imports actix-web-actors (so the transport can be
 //! swapped for actix-ws without touching anything else).
 
+pub mod conn;
 pub mod delivered;
 pub mod inbound;
 pub mod session;
