@@ -32,6 +32,7 @@ use crate::domain::pricing::StandardPricing;
 use crate::domain::time::{Clock, SystemClock};
 use crate::error::BoxError;
 use crate::http::NodePhase;
+use crate::http::ws::conn::OpenSockets;
 use crate::http::{self, AppState, extract, middleware};
 use crate::mailer::{LogMailer, Mailer};
 use crate::payments::escrow::Escrow;
@@ -61,13 +62,16 @@ pub struct Application {
 
 /// What a node does when told to stop (SIGTERM, SIGINT, or a test):
 /// readiness answers 503 at once; after `delay` (the load balancer stops
-/// sending) the listener closes, every socket is told to reconnect
-/// elsewhere and closed with 1001, and in-flight requests finish within
-/// `server.shutdown_timeout_secs`.
+/// sending) the node stops accepting connections, every socket is told to
+/// reconnect elsewhere and closed with 1001, and once they are closed
+/// in-flight requests finish; sockets and requests get
+/// `server.shutdown_timeout_secs` each.
 #[derive(Clone)]
 pub struct Drain {
     signal: Arc<tokio::sync::watch::Sender<crate::http::NodePhase>>,
     delay: Duration,
+    sockets: OpenSockets,
+    sockets_within: Duration,
 }
 
 impl Drain {
@@ -78,11 +82,15 @@ impl Drain {
         }
         tracing::info!(delay_ms = self.delay.as_millis() as u64, "draining: readiness is 503");
         tokio::time::sleep(self.delay).await;
-        // Close the listener first, so reconnecting clients land elsewhere.
-        let stopped = actix_web::rt::spawn(async move { server.stop(true).await });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Accept no more, so reconnecting clients land elsewhere.
+        server.pause().await;
         crate::http::live_sockets_go_away(&self.signal);
-        let _ = stopped.await;
+        // Sockets are not connections actix-server waits for (they leave
+        // its connection task at the upgrade: `http::ws::conn`).
+        if !self.sockets.all_closed(self.sockets_within).await {
+            tracing::warn!(open = self.sockets.count(), "sockets still open at the shutdown timeout; dropping them");
+        }
+        server.stop(true).await;
         tracing::info!("drained");
     }
 }
@@ -135,6 +143,8 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::<middleware::RequestSpan>::new())
                 .into_factory()
         };
+        let sockets = OpenSockets::default();
+        let open = sockets.clone();
         let mut builder = actix_server::Server::build();
         let graceful = builder.graceful_shutdown_signal();
         let worker = move || {
@@ -152,7 +162,7 @@ impl Application {
                 // small frames must leave at once (Nagle + delayed ACK costs ~40 ms)
                 .tcp_nodelay(true)
                 .local_addr(addr)
-                .upgrade(http::ws::conn::service(upgrade_app))
+                .upgrade(http::ws::conn::service(upgrade_app, open.clone()))
                 .finish(map_config(make_app(), |_| AppConfig::default()))
                 .tcp()
         };
@@ -163,7 +173,12 @@ impl Application {
         // Signals are ours: a drain, not actix's abrupt stop (see `Drain`).
         let server = builder.disable_signals().listen("kilat", listener, worker)?.run();
         tracing::info!(port, environment = settings.environment.as_str(), "kilat listening");
-        let drain = Drain { signal, delay: Duration::from_millis(settings.server.drain_delay_ms) };
+        let drain = Drain {
+            signal,
+            delay: Duration::from_millis(settings.server.drain_delay_ms),
+            sockets,
+            sockets_within: Duration::from_secs(settings.server.shutdown_timeout_secs),
+        };
         Ok(Self { port, server, live, drain })
     }
 

@@ -15,9 +15,11 @@
 //! - any other answer (401, 429, 503, …) is written whole and the
 //!   connection closed.
 //!
-//! The pump runs inside the connection's own task, as actix-http's
-//! dispatcher did, so a graceful stop still waits for open sockets (which a
-//! drain has told to leave).
+//! The pump is a task of its own: the connection's task (actix-http's
+//! dispatcher, ~2.8 KiB whatever the connection does) ends at the hand-over.
+//! Sockets are therefore outside actix-server's count of open connections,
+//! so they are counted here ([`OpenSockets`]), and a drain waits for them
+//! (`app::Drain`).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -25,6 +27,8 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -58,6 +62,7 @@ const MAX_PLAIN_BODY: usize = 64 * 1024;
 /// outside, once per node).
 pub fn service<F, A, B>(
     make_app: F,
+    open: OpenSockets,
 ) -> impl ServiceFactory<Upgrade, Config = (), Response = (), Error = actix_web::Error, InitError = ()>
 where
     F: Fn() -> A + 'static,
@@ -68,16 +73,17 @@ where
 {
     actix_service::fn_factory(move || {
         let app = make_app().new_service(AppConfig::default());
+        let open = open.clone();
         async move {
             let app = Rc::new(app.await.map_err(|err| {
                 tracing::error!(?err, "cannot build the application for upgrades");
             })?);
             Ok(actix_service::fn_service(
                 move |(req, framed): Upgrade| -> LocalBoxFuture<'static, Result<(), actix_web::Error>> {
-                    let app = app.clone();
+                    let (app, open) = (app.clone(), open.clone());
                     Box::pin(async move {
                         // A peer that goes away is the end of its socket, not an error.
-                        if let Err(err) = serve(app, req, framed).await {
+                        if let Err(err) = serve(app, req, framed, open).await {
                             tracing::debug!(error = %err, "upgraded connection ended");
                         }
                         Ok(())
@@ -89,7 +95,12 @@ where
 }
 
 /// One upgrade request, then (on a 101) its socket until either side ends it.
-async fn serve<S, B>(app: Rc<S>, req: Request, framed: Framed<TcpStream, h1::Codec>) -> io::Result<()>
+async fn serve<S, B>(
+    app: Rc<S>,
+    req: Request,
+    framed: Framed<TcpStream, h1::Codec>,
+    open: OpenSockets,
+) -> io::Result<()>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
@@ -108,7 +119,8 @@ where
     drop(read_buf);
     let incoming: actix_http::BoxedPayloadStream = Box::pin(Incoming(inbox.clone()));
     let (req, _) = req.replace_payload(Payload::from(incoming));
-    let res: Response<BoxBody> = match app.call(req).await {
+    // (boxed: the application's future is large, and only lives this long)
+    let res: Response<BoxBody> = match Box::pin(app.call(req)).await {
         Ok(res) => res.map_into_boxed_body().into_parts().1.into(),
         Err(err) => err.as_response_error().error_response().into(),
     };
@@ -119,7 +131,60 @@ where
     let (res, body) = res.into_parts();
     write_all(&io, &head(res.status(), res.headers(), Framing::Upgrade)).await?;
     drop(res);
-    pump(io, &inbox, body).await
+    let held = open.hold();
+    actix_web::rt::spawn(async move {
+        if let Err(err) = pump(io, &inbox, body).await {
+            tracing::debug!(error = %err, "socket ended");
+        }
+        drop(held);
+    });
+    Ok(())
+}
+
+/// Sockets this node serves, for a drain to wait on.
+#[derive(Clone, Default)]
+pub struct OpenSockets(Arc<Tally>);
+
+#[derive(Default)]
+struct Tally {
+    open: AtomicUsize,
+    closed: tokio::sync::Notify,
+}
+
+/// One socket, counted while it lives.
+pub struct Held(Arc<Tally>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.closed.notify_waiters();
+        }
+    }
+}
+
+impl OpenSockets {
+    fn hold(&self) -> Held {
+        self.0.open.fetch_add(1, Ordering::AcqRel);
+        Held(self.0.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.open.load(Ordering::Acquire)
+    }
+
+    /// Resolves once no socket is open (true), or after `within` (false).
+    pub async fn all_closed(&self, within: Duration) -> bool {
+        let wait = async {
+            loop {
+                let closed = self.0.closed.notified();
+                if self.count() == 0 {
+                    return;
+                }
+                closed.await;
+            }
+        };
+        tokio::time::timeout(within, wait).await.is_ok()
+    }
 }
 
 /// Moves bytes both ways until the session's frames end (it stopped, or
@@ -392,5 +457,23 @@ mod tests {
         inbox.borrow_mut().end(Some(io::ErrorKind::ConnectionReset.into()));
         assert!(matches!(Pin::new(&mut incoming).poll_next(&mut cx), Poll::Ready(Some(Err(PayloadError::Io(_))))));
         assert!(matches!(Pin::new(&mut incoming).poll_next(&mut cx), Poll::Ready(None)));
+    }
+
+    #[tokio::test]
+    async fn a_drain_waits_for_the_last_socket_and_no_longer() {
+        let open = OpenSockets::default();
+        assert!(open.all_closed(Duration::from_millis(1)).await, "none open: at once");
+        let (a, b) = (open.hold(), open.hold());
+        assert_eq!(open.count(), 2);
+        assert!(!open.all_closed(Duration::from_millis(20)).await, "two open: the wait times out");
+        let closing = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(a);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(b);
+        });
+        assert!(open.all_closed(Duration::from_secs(5)).await, "resolves when the last one closes");
+        assert_eq!(open.count(), 0);
+        closing.await.unwrap();
     }
 }
