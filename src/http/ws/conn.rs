@@ -187,54 +187,118 @@ impl OpenSockets {
     }
 }
 
+/// What wakes the pump.
+enum Event {
+    /// The session's next encoded frames, or its end.
+    Out(Option<Result<Bytes, Box<dyn std::error::Error>>>),
+    /// The socket has bytes (or an end) to read, and the session has room.
+    Readable,
+    ReadFailed(io::Error),
+    /// The session dropped its input (it has ended).
+    NoReader,
+}
+
 /// Moves bytes both ways until the session's frames end (it stopped, or
 /// closed the socket). A closed or failed read ends the session's input,
 /// which stops the session, which ends its frames.
+///
+/// An idle socket's pump holds the socket, the session's body and a flag:
+/// readiness is polled on the socket's own registration (no waiter node),
+/// reads use a stack buffer, and only a write the peer is slow to take
+/// allocates its wait (and its stall timer).
 async fn pump(mut io: TcpStream, inbox: &RefCell<Inbox>, mut body: BoxBody) -> io::Result<()> {
     let mut reading = true;
+    // Turns: after frames went out the socket is read first, and the other
+    // way round, so neither direction starves the other under load.
+    let mut read_first = false;
     loop {
-        tokio::select! {
-            chunk = poll_fn(|cx| Pin::new(&mut body).poll_next(cx)) => match chunk {
-                Some(Ok(bytes)) => match tokio::time::timeout(WRITE_STALL, write_all(&io, &bytes)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(err)) => { inbox.borrow_mut().end(Some(err)); return Ok(()); }
-                    Err(_) => {
-                        tracing::info!("socket dropped: the client took no bytes for {}s", WRITE_STALL.as_secs());
-                        return Ok(());
-                    }
-                },
-                Some(Err(err)) => {
-                    tracing::warn!(error = %err, "socket frames failed");
-                    break;
+        let event = poll_fn(|cx| {
+            if read_first {
+                if let Poll::Ready(event) = poll_in(reading, inbox, &io, cx) {
+                    return Poll::Ready(event);
                 }
-                None => break,
+            }
+            if let Poll::Ready(chunk) = Pin::new(&mut body).poll_next(cx) {
+                return Poll::Ready(Event::Out(chunk));
+            }
+            if read_first { Poll::Pending } else { poll_in(reading, inbox, &io, cx) }
+        })
+        .await;
+        read_first = matches!(event, Event::Out(_));
+        match event {
+            Event::Out(Some(Ok(bytes))) => {
+                if let Err(err) = send(&io, bytes).await {
+                    if err.kind() == io::ErrorKind::TimedOut {
+                        tracing::info!("socket dropped: the client took no bytes for {}s", WRITE_STALL.as_secs());
+                    }
+                    inbox.borrow_mut().end(Some(err));
+                    return Ok(());
+                }
+            }
+            Event::Out(Some(Err(err))) => {
+                tracing::warn!(error = %err, "socket frames failed");
+                break;
+            }
+            Event::Out(None) => break,
+            Event::Readable => match read_now(&io) {
+                Ok(Some(bytes)) => inbox.borrow_mut().push(bytes),
+                Ok(None) => {
+                    inbox.borrow_mut().end(None);
+                    reading = false;
+                }
+                // (readiness was stale; try_read cleared it)
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => {
+                    inbox.borrow_mut().end(Some(err));
+                    reading = false;
+                }
             },
-            wanted = readable(&io, inbox), if reading => match wanted {
-                Ok(true) => match read_now(&io) {
-                    Ok(Some(bytes)) => inbox.borrow_mut().push(bytes),
-                    Ok(None) => { inbox.borrow_mut().end(None); reading = false; }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(err) => { inbox.borrow_mut().end(Some(err)); reading = false; }
-                },
-                // Nobody reads the input any more: the session has ended.
-                Ok(false) => reading = false,
-                Err(err) => { inbox.borrow_mut().end(Some(err)); reading = false; }
-            },
+            Event::ReadFailed(err) => {
+                inbox.borrow_mut().end(Some(err));
+                reading = false;
+            }
+            Event::NoReader => reading = false,
         }
     }
     // Frames are all out; the close frame (if any) is among them.
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+    let _ = io.shutdown().await;
     Ok(())
 }
 
-/// Ready once the session wants more input and the socket has some; false
-/// once the session has dropped its input.
-async fn readable(io: &TcpStream, inbox: &RefCell<Inbox>) -> io::Result<bool> {
-    if !poll_fn(|cx| inbox.borrow_mut().poll_room(cx)).await {
-        return Ok(false);
+/// Whether the socket can be read now (and the session has room).
+fn poll_in(reading: bool, inbox: &RefCell<Inbox>, io: &TcpStream, cx: &mut Context<'_>) -> Poll<Event> {
+    if !reading {
+        return Poll::Pending;
     }
-    io.readable().await?;
-    Ok(true)
+    match inbox.borrow_mut().poll_room(cx) {
+        Poll::Ready(true) => {}
+        Poll::Ready(false) => return Poll::Ready(Event::NoReader),
+        Poll::Pending => return Poll::Pending,
+    }
+    match io.poll_read_ready(cx) {
+        Poll::Ready(Ok(())) => Poll::Ready(Event::Readable),
+        Poll::Ready(Err(err)) => Poll::Ready(Event::ReadFailed(err)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Writes one chunk: at once when the socket takes it (the usual case),
+/// else waiting for the peer, at most [`WRITE_STALL`] (`TimedOut`).
+async fn send(io: &TcpStream, bytes: Bytes) -> io::Result<()> {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match io.try_write(&bytes[sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+            Err(err) => return Err(err),
+        }
+    }
+    if sent == bytes.len() {
+        return Ok(());
+    }
+    let slow = Box::pin(tokio::time::timeout(WRITE_STALL, write_all(io, &bytes[sent..])));
+    slow.await.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
 }
 
 /// What the socket holds now, at most one chunk; `None` at end of stream.
