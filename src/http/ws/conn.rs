@@ -4,7 +4,7 @@
 //! long as it lives (`HW_BUFFER_SIZE`, not configurable). On a REST
 //! connection that is right; on a WebSocket that sits idle for hours it was
 //! 16 KiB of a 21 KiB socket. So the server hands upgrade requests
-//! (`Connection: upgrade`) here instead (actix-http's `upgrade` service):
+//! (`Upgrade: websocket`) here instead (actix-http's `upgrade` service):
 //!
 //! - the request still goes through the whole actix-web application (the
 //!   same routes, middleware and handlers as any request; the `/ws`
