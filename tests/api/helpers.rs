@@ -548,6 +548,13 @@ impl WsClient {
         self.framed.send(awc::ws::Message::Text(frame.to_string().into())).await.unwrap();
     }
 
+    /// Sends `frame`, reporting a failed write (a reset connection) instead
+    /// of panicking.
+    pub async fn try_send(&mut self, frame: &Value) -> Result<(), String> {
+        use futures_util::SinkExt;
+        self.framed.send(awc::ws::Message::Text(frame.to_string().into())).await.map_err(|err| err.to_string())
+    }
+
     pub async fn send_text(&mut self, text: String) {
         use futures_util::SinkExt;
         self.framed.send(awc::ws::Message::Text(text.into())).await.unwrap();

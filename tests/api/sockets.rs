@@ -83,6 +83,28 @@ async fn binary_and_feed_frames_count_toward_the_flood_limit() {
 }
 
 #[actix_web::test]
+async fn an_app_still_sending_when_its_socket_is_closed_gets_the_close_frame_not_a_reset() {
+    let app = spawn_app().await;
+    let owner = app.register("still-sending@example.my", "owner").await;
+    let mut ws = open(&app, &owner.access).await;
+    // Over the flood limit (50 frames a second): the server closes with 1008.
+    for _ in 0..60 {
+        ws.send(&json!({"type": "ping"})).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A busy app goes on sending before it reads the close frame. Its writes
+    // must still be taken: a reset would fail them and could lose the close
+    // frame, and with it the reason the socket was closed.
+    for i in 0..10 {
+        if let Err(err) = ws.try_send(&json!({"type": "ping"})).await {
+            panic!("write {i} after the server's close failed: {err}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(code(ws.closed_within(5.0).await), Some(1008));
+}
+
+#[actix_web::test]
 async fn fragmented_messages_are_reassembled_and_faults_close_with_their_codes() {
     let app = spawn_app().await;
     let owner = app.register("fragments@example.my", "owner").await;

@@ -54,6 +54,9 @@ const READ_CHUNK: usize = 4096;
 /// A peer that takes no bytes for this long is dropped (a socket that
 /// stopped reading would otherwise hold its session for ever).
 const WRITE_STALL: Duration = Duration::from_secs(30);
+/// How long a closed socket still takes (and drops) what the client sends,
+/// so that the client reads our last frame instead of a reset.
+const LINGER: Duration = Duration::from_secs(2);
 /// The largest answer other than a 101 (they are error envelopes).
 const MAX_PLAIN_BODY: usize = 64 * 1024;
 
@@ -206,7 +209,7 @@ enum Event {
 /// readiness is polled on the socket's own registration (no waiter node),
 /// reads use a stack buffer, and only a write the peer is slow to take
 /// allocates its wait (and its stall timer).
-async fn pump(mut io: TcpStream, inbox: &RefCell<Inbox>, mut body: BoxBody) -> io::Result<()> {
+async fn pump(io: TcpStream, inbox: &RefCell<Inbox>, mut body: BoxBody) -> io::Result<()> {
     let mut reading = true;
     // Turns: after frames went out the socket is read first, and the other
     // way round, so neither direction starves the other under load.
@@ -261,8 +264,36 @@ async fn pump(mut io: TcpStream, inbox: &RefCell<Inbox>, mut body: BoxBody) -> i
         }
     }
     // Frames are all out; the close frame (if any) is among them.
-    let _ = io.shutdown().await;
+    close_gently(io).await;
     Ok(())
+}
+
+/// Ends the connection the way a peer that may still be sending needs: our
+/// FIN follows the last frame, then whatever the client still sends is read
+/// and dropped until it closes too (at most [`LINGER`]). Closing with bytes
+/// unread (or arriving later) makes the kernel answer with a reset: the
+/// client's next write fails, and a close frame it has not read yet may be
+/// lost, and with it the reason the socket was closed.
+async fn close_gently(mut io: TcpStream) {
+    if tokio::time::timeout(LINGER, io.shutdown()).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(LINGER, async {
+        loop {
+            if io.readable().await.is_err() {
+                return;
+            }
+            // (the buffer lives for the read only, not in the future)
+            let mut buf = [0u8; READ_CHUNK];
+            match io.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
 }
 
 /// Whether the socket can be read now (and the session has room).
@@ -327,14 +358,14 @@ async fn write_all(io: &TcpStream, mut data: &[u8]) -> io::Result<()> {
 
 /// An answer other than a 101, whole, and the connection closed (what
 /// follows an upgrade request on the wire is not HTTP).
-async fn answer_and_close(mut io: TcpStream, res: Response<BoxBody>) -> io::Result<()> {
+async fn answer_and_close(io: TcpStream, res: Response<BoxBody>) -> io::Result<()> {
     let (res, body) = res.into_parts();
     let body =
         actix_http::body::to_bytes_limited(body, MAX_PLAIN_BODY).await.ok().and_then(Result::ok).unwrap_or_default();
     let mut out = head(res.status(), res.headers(), Framing::Length(body.len()));
     out.extend_from_slice(&body);
     write_all(&io, &out).await?;
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+    close_gently(io).await;
     Ok(())
 }
 
