@@ -10,7 +10,8 @@
 #  4. dispatch with 10k online runners: five runs at 10 bookings/s, one at 50/s
 #  5. REST: booking create and accept, against pgbench TPC-B run before and
 #     after; through nginx, on one node, and on one node with dispatch off;
-#     and what one create costs PostgreSQL (statements, transactions)
+#     and what one create costs PostgreSQL (statements, transactions) and
+#     the box (WAL, CPU: scripts/rest_cost.sh) beside one TPC-B transaction
 #  6. scale-out: three nodes on one Redis against a 3-master Redis Cluster
 #     (scripts/bench_scaleout.sh, also `make bench-scaleout`)
 #
@@ -164,6 +165,9 @@ KILAT_ENVIRONMENT=local KILAT__SERVER__PORT=8083 KILAT__DISPATCH__ENABLED=false 
 solo=$!
 for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:8083/health 2>/dev/null && break; sleep 0.2; done
 target/release/rest_bench --url http://127.0.0.1:8083 --clients 16 --seconds 8 | tee "$out/rest-nodispatch.txt"
+echo "-- what one create costs the box, beside one TPC-B transaction (lone node, dispatch off)"
+quiet
+bash scripts/rest_cost.sh http://127.0.0.1:8083 | tee "$out/rest-cost.txt"
 kill $solo
 wait $solo 2>/dev/null || true
 quiet

@@ -127,6 +127,20 @@ if st:
     row("PostgreSQL work per booking create", st[0].strip().split(" (")[0].split(": ", 1)[-1],
         "TPC-B: 7 statements in 1 transaction",
         "—", "—", "")
+cost = read("rest-cost.txt")
+tcp = num(r"pgbench TPC-B, TCP 127\.0\.0\.1\s+(\d+)/s", cost)
+unix = num(r"pgbench TPC-B, Unix socket\s+(\d+)/s", cost)
+if tcp and unix:
+    row("pgbench TPC-B over TCP loopback (kilat's transport)", f"{tcp:,.0f} tps", f"Unix socket {unix:,.0f} tps",
+        fmt(tcp / unix, "×", 2), "(reported)", "")
+m = re.search(r"kilat booking create\s+(\d+)/s\s+WAL\s+(\d+) B\s+PostgreSQL CPU\s+([\d.]+) ms\s+kilat CPU\s+([\d.]+) ms", cost)
+b = re.search(r"pgbench TPC-B, TCP 127\.0\.0\.1\s+\d+/s\s+WAL\s+(\d+) B\s+PostgreSQL CPU\s+([\d.]+) ms", cost)
+if m and b:
+    row("one create, dispatch off: WAL", f"{float(m[2]):,.0f} B", f"TPC-B {float(b[1]):,.0f} B",
+        fmt(float(m[2]) / float(b[1]), "×", 1), "(reported)", "")
+    row("one create, dispatch off: PostgreSQL CPU", f"{m[3]} ms", f"TPC-B {b[2]} ms",
+        fmt(float(m[3]) / float(b[2]), "×", 1), "(reported)", "")
+    row("one create, dispatch off: kilat CPU", f"{m[4]} ms", "TPC-B client: not counted", "—", "(reported)", "")
 
 widths = [max(len(str(r[i])) for r in lines + [("figure", "kilat", "peer / bound", "ratio", "target", "met")])
           for i in range(6)]

@@ -52,7 +52,7 @@ pub async fn create(conn: &mut Conn, a: &Application, now: DateTime<Utc>) -> Res
                 .await?;
             diesel::insert_into(apps::table)
                 .values((
-                    apps::id.eq(Uuid::new_v4()),
+                    apps::id.eq(super::new_id()),
                     apps::application_number.eq(application_number(year, number)),
                     apps::name.eq(&a.name),
                     apps::phone.eq(&a.phone),

@@ -167,7 +167,7 @@ async fn write_history(
 ) -> Result<(), diesel::result::Error> {
     diesel::insert_into(booking_status_history::table)
         .values((
-            booking_status_history::id.eq(Uuid::new_v4()),
+            booking_status_history::id.eq(super::new_id()),
             booking_status_history::booking_id.eq(booking_id),
             booking_status_history::from_status.eq(from.map(BookingStatus::as_str)),
             booking_status_history::to_status.eq(to.as_str()),
@@ -199,7 +199,7 @@ pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Resul
         for _ in 0..8 {
             let row = diesel::insert_into(bookings::table)
                 .values((
-                    bookings::id.eq(Uuid::new_v4()),
+                    bookings::id.eq(super::new_id()),
                     bookings::booking_number.eq(new_booking_number()),
                     bookings::owner_id.eq(new.owner_id),
                     bookings::status.eq(BookingStatus::Requested.as_str()),
@@ -256,7 +256,7 @@ pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Resul
         )
         .await?;
         if let Some((node, lease_secs)) = lease {
-            diesel::sql_query(
+            super::prepared::Prepared::new(
                 "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
                  VALUES ($1, $2, now() + make_interval(secs => $3))",
             )
@@ -423,7 +423,7 @@ pub async fn decline(conn: &mut Conn, id: Uuid, runner: Actor, reason: &str) -> 
         let updated = apply(conn, &booking, BookingStatus::Requested, changes, now).await?;
         diesel::insert_into(booking_decline_reasons::table)
             .values((
-                booking_decline_reasons::id.eq(Uuid::new_v4()),
+                booking_decline_reasons::id.eq(super::new_id()),
                 booking_decline_reasons::booking_id.eq(id),
                 booking_decline_reasons::runner_id.eq(runner.id),
                 booking_decline_reasons::reason.eq(reason),
@@ -717,7 +717,7 @@ pub async fn add_photo(
     }
     Ok(diesel::insert_into(booking_photos::table)
         .values((
-            booking_photos::id.eq(Uuid::new_v4()),
+            booking_photos::id.eq(super::new_id()),
             booking_photos::booking_id.eq(booking.id),
             booking_photos::runner_id.eq(runner.id),
             booking_photos::photo_type.eq(photo_type),

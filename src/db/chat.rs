@@ -54,7 +54,7 @@ pub async fn post(
             .await?;
         let msg: ChatMessage = diesel::insert_into(chat_messages::table)
             .values((
-                chat_messages::id.eq(Uuid::new_v4()),
+                chat_messages::id.eq(super::new_id()),
                 chat_messages::booking_id.eq(booking.id),
                 chat_messages::sender_id.eq(sender.0),
                 chat_messages::sender_role.eq(sender.1),

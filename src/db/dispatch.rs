@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::Conn;
 use super::bookings::POOL_FILTER;
+use super::prepared::Prepared;
 use super::runners::Runner;
 
 #[derive(QueryableByName)]
@@ -65,7 +66,7 @@ pub async fn claim_due(
     limit: i64,
     gate: Gate,
 ) -> Result<Vec<(Uuid, bool)>, DbError> {
-    let rows: Vec<Swept> = diesel::sql_query(format!(
+    let rows: Vec<Swept> = Prepared::new(format!(
         "WITH due AS ( \
              SELECT b.id FROM bookings b LEFT JOIN booking_dispatch d ON d.booking_id = b.id \
              WHERE b.status = 'requested' AND b.runner_id IS NULL {} {} \
@@ -97,7 +98,7 @@ pub async fn claim(
     lease_secs: f64,
     gate: Gate,
 ) -> Result<bool, DbError> {
-    let rows: Vec<Claimed> = diesel::sql_query(format!(
+    let rows: Vec<Claimed> = Prepared::new(format!(
         "INSERT INTO booking_dispatch (booking_id, node, lease_until) \
          SELECT b.id, $2, now() + make_interval(secs => $3) FROM bookings b \
          WHERE b.id = $1 AND b.status = 'requested' AND b.runner_id IS NULL {} {} \
@@ -122,7 +123,7 @@ pub async fn renew(conn: &mut Conn, node: &str, ids: &[Uuid], lease_secs: f64) -
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<Claimed> = diesel::sql_query(
+    let rows: Vec<Claimed> = Prepared::new(
         "UPDATE booking_dispatch d SET lease_until = now() + make_interval(secs => $3) \
          FROM bookings b \
          WHERE d.booking_id = ANY($1) AND d.node = $2 AND b.id = d.booking_id \
@@ -146,7 +147,7 @@ struct Passes {
 /// A pass found nobody: release the lease until `retry_secs` from now.
 /// Returns how many passes the booking has had.
 pub async fn finish_pass(conn: &mut Conn, booking_id: Uuid, node: &str, retry_secs: f64) -> Result<i32, DbError> {
-    let rows: Vec<Passes> = diesel::sql_query(
+    let rows: Vec<Passes> = Prepared::new(
         "UPDATE booking_dispatch SET lease_until = now(), next_at = now() + make_interval(secs => $3), \
              passes = passes + 1 \
          WHERE booking_id = $1 AND node = $2 RETURNING passes",
@@ -168,7 +169,7 @@ pub async fn retry_now(conn: &mut Conn, booking_id: Uuid) -> Result<bool, DbErro
         #[diesel(sql_type = diesel::sql_types::Bool)]
         waiting: bool,
     }
-    let row: Waiting = diesel::sql_query(
+    let row: Waiting = Prepared::new(
         "WITH waiting AS (SELECT id FROM bookings WHERE id = $1 AND status = 'requested' AND runner_id IS NULL), \
               lifted AS (UPDATE booking_dispatch SET next_at = NULL \
                          WHERE booking_id IN (SELECT id FROM waiting) AND lease_until < now() RETURNING 1) \
@@ -182,7 +183,7 @@ pub async fn retry_now(conn: &mut Conn, booking_id: Uuid) -> Result<bool, DbErro
 
 /// The round ended (assigned or cancelled): give the lease back.
 pub async fn release(conn: &mut Conn, booking_id: Uuid, node: &str) -> Result<(), DbError> {
-    diesel::sql_query("UPDATE booking_dispatch SET lease_until = now() WHERE booking_id = $1 AND node = $2")
+    Prepared::new("UPDATE booking_dispatch SET lease_until = now() WHERE booking_id = $1 AND node = $2")
         .bind::<SqlUuid, _>(booking_id)
         .bind::<Text, _>(node)
         .execute(conn)
@@ -230,8 +231,9 @@ pub async fn candidates(
 }
 
 /// The candidate search as a statement the connection prepares once and
-/// keeps (diesel never caches `sql_query`): its plan is built once per
-/// connection instead of on every search, a millisecond saved each time.
+/// keeps (diesel never caches `sql_query`; `prepared` is the general form):
+/// its plan is built once per connection instead of on every search, a
+/// millisecond saved each time.
 struct CandidateQuery<'a> {
     booking_id: Uuid,
     exclude: &'a [Uuid],

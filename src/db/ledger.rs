@@ -44,7 +44,7 @@ pub async fn post(conn: &mut Conn, movement: &Movement, refs: Refs) -> Result<bo
     for leg in &movement.legs {
         open(conn, leg.account).await?;
     }
-    let id = Uuid::new_v4();
+    let id = super::new_id();
     let inserted = diesel::sql_query(
         "INSERT INTO ledger_transactions (id, kind, payment_id, booking_id, cash_out_id) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT DO NOTHING",

@@ -117,7 +117,7 @@ pub async fn create(
     body: &str,
     metadata: Value,
 ) -> Result<(), diesel::result::Error> {
-    let row: Notification = diesel::sql_query(
+    let row: Notification = super::prepared::Prepared::new(
         "INSERT INTO notifications (id, user_id, booking_id, event_type, title, body, channels, status, metadata) \
          SELECT $1, $2, $3, $4, $5, $6, c.channels, \
                 CASE WHEN cardinality(c.channels) = 0 THEN $8 ELSE $9 END, $7 \
@@ -129,7 +129,7 @@ pub async fn create(
          RETURNING id, user_id, booking_id, event_type, title, body, channels, channels_sent, channels_failed, \
                    retry_count, status, read_at, metadata, created_at, updated_at",
     )
-    .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
+    .bind::<diesel::sql_types::Uuid, _>(super::new_id())
     .bind::<diesel::sql_types::Uuid, _>(user_id)
     .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(booking_id)
     .bind::<diesel::sql_types::Text, _>(event_type)
@@ -223,7 +223,7 @@ pub async fn upsert_preferences(
 ) -> Result<(), DbError> {
     let now = Utc::now();
     diesel::insert_into(notification_preferences::table)
-        .values((notification_preferences::id.eq(Uuid::new_v4()), notification_preferences::user_id.eq(user_id)))
+        .values((notification_preferences::id.eq(super::new_id()), notification_preferences::user_id.eq(user_id)))
         .on_conflict(notification_preferences::user_id)
         .do_nothing()
         .execute(conn)
@@ -259,7 +259,7 @@ pub async fn upsert_device_token(
 ) -> Result<(), DbError> {
     diesel::insert_into(device_tokens::table)
         .values((
-            device_tokens::id.eq(Uuid::new_v4()),
+            device_tokens::id.eq(super::new_id()),
             device_tokens::user_id.eq(user_id),
             device_tokens::token.eq(token),
             device_tokens::platform.eq(platform),

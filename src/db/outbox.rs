@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::Conn;
+use super::prepared::Prepared;
 use super::schema::outbox;
 use crate::domain::events::CloudEvent;
 
@@ -26,7 +27,7 @@ pub async fn insert(
     event: &CloudEvent,
 ) -> Result<(), diesel::result::Error> {
     let payload = serde_json::to_value(event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    diesel::sql_query("SELECT outbox_append($1, $2, $3, $4, $5) IS NULL")
+    Prepared::new("SELECT outbox_append($1, $2, $3, $4, $5) IS NULL")
         .bind::<SqlUuid, _>(event.id)
         .bind::<Text, _>(aggregate_type)
         .bind::<SqlUuid, _>(aggregate_id)
@@ -71,7 +72,7 @@ pub async fn relay_batch<S: EventSink>(conn: &mut Conn, limit: i64, sink: &S) ->
         }
         // Marking events published need not wait for the WAL flush: lost in
         // a crash, they are published again (delivery is at least once).
-        let locked = diesel::sql_query(format!(
+        let locked = Prepared::new(format!(
             "SELECT pg_try_advisory_xact_lock({RELAY_LOCK_KEY}) AS locked, \
                     set_config('synchronous_commit', 'off', true) AS relaxed"
         ))

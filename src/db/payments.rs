@@ -150,7 +150,7 @@ pub async fn open_attempt(conn: &mut Conn, new: NewAttempt<'_>) -> Result<Paymen
         let discount = price - remaining;
         let inserted = diesel::insert_into(payments::table)
             .values((
-                payments::id.eq(Uuid::new_v4()),
+                payments::id.eq(super::new_id()),
                 payments::booking_id.eq(booking.id),
                 payments::booking_number.eq(&booking.booking_number),
                 payments::owner_id.eq(booking.owner_id),

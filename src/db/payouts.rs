@@ -35,7 +35,7 @@ pub struct StoredDestination {
 pub async fn add_destination(conn: &mut Conn, runner: Uuid, d: &Destination) -> Result<StoredDestination, DbError> {
     Ok(diesel::insert_into(dests::table)
         .values((
-            dests::id.eq(Uuid::new_v4()),
+            dests::id.eq(super::new_id()),
             dests::runner_id.eq(runner),
             dests::bank_name.eq(&d.bank_name),
             dests::account_holder.eq(&d.account_holder),
@@ -104,7 +104,7 @@ pub async fn request(conn: &mut Conn, r: Request<'_>) -> Result<CashOut, DbError
         if r.amount_cents.saturating_add(r.fee_cents) > available {
             return Err(DbError::Refused(Refusal::Mismatch("amount exceeds available balance".into())));
         }
-        let id = Uuid::new_v4();
+        let id = super::new_id();
         let row: CashOut = diesel::insert_into(cash_outs::table)
             .values((
                 cash_outs::id.eq(id),

@@ -47,7 +47,7 @@ pub struct PetFields {
 
 pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: PetFields) -> Result<Pet, DbError> {
     Ok(diesel::insert_into(pets::table)
-        .values((pets::id.eq(Uuid::new_v4()), pets::owner_id.eq(owner_id), fields))
+        .values((pets::id.eq(super::new_id()), pets::owner_id.eq(owner_id), fields))
         .returning(Pet::as_returning())
         .get_result(conn)
         .await?)

@@ -41,7 +41,7 @@ impl Promo {
 pub async fn create(conn: &mut Conn, p: &NewPromo, admin: Uuid) -> Result<Promo, DbError> {
     let inserted = diesel::insert_into(promos::table)
         .values((
-            promos::id.eq(Uuid::new_v4()),
+            promos::id.eq(super::new_id()),
             promos::code.eq(&p.code),
             promos::discount_type.eq(p.discount_type),
             promos::discount_value.eq(p.discount_value),
@@ -163,7 +163,7 @@ pub async fn record_use(
 ) -> Result<(), DbError> {
     let inserted = diesel::insert_into(promo_uses::table)
         .values((
-            promo_uses::id.eq(Uuid::new_v4()),
+            promo_uses::id.eq(super::new_id()),
             promo_uses::promo_id.eq(promo),
             promo_uses::user_id.eq(user),
             promo_uses::payment_id.eq(payment),

@@ -61,7 +61,7 @@ pub async fn record(conn: &mut Conn, referrer: Uuid, referee: Uuid) -> Result<()
     }
     diesel::insert_into(referrals::table)
         .values((
-            referrals::id.eq(Uuid::new_v4()),
+            referrals::id.eq(super::new_id()),
             referrals::referrer_id.eq(referrer),
             referrals::referee_id.eq(referee),
             referrals::reward_amount_cents.eq(REFERRAL_REWARD_CENTS),

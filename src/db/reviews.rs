@@ -66,7 +66,7 @@ pub async fn create(conn: &mut Conn, booking_id: Uuid, owner: Actor, input: Revi
         };
         let inserted = diesel::insert_into(reviews::table)
             .values((
-                reviews::id.eq(Uuid::new_v4()),
+                reviews::id.eq(super::new_id()),
                 reviews::booking_id.eq(booking.id),
                 reviews::runner_id.eq(runner_id),
                 reviews::owner_id.eq(owner.id),

@@ -102,7 +102,7 @@ pub struct NewRunner {
 pub async fn create(conn: &mut Conn, new: NewRunner) -> Result<Runner, DbError> {
     diesel::insert_into(runners::table)
         .values((
-            runners::id.eq(Uuid::new_v4()),
+            runners::id.eq(super::new_id()),
             runners::user_id.eq(new.user_id),
             runners::full_name.eq(&new.full_name),
             runners::phone.eq(&new.phone),
@@ -185,7 +185,7 @@ pub struct NewCrate {
 pub async fn add_crate(conn: &mut Conn, runner_id: Uuid, new: NewCrate) -> Result<CrateRow, DbError> {
     Ok(diesel::insert_into(runner_crates::table)
         .values((
-            runner_crates::id.eq(Uuid::new_v4()),
+            runner_crates::id.eq(super::new_id()),
             runner_crates::runner_id.eq(runner_id),
             runner_crates::size_rank.eq(CrateSize::rank_of(&new.size)),
             runner_crates::size.eq(&new.size),

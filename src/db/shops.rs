@@ -66,7 +66,7 @@ impl ShopFields {
 
 pub async fn create(conn: &mut Conn, owner_id: Uuid, fields: ShopFields) -> Result<PetShop, DbError> {
     Ok(diesel::insert_into(pet_shops::table)
-        .values((pet_shops::id.eq(Uuid::new_v4()), pet_shops::owner_id.eq(Some(owner_id)), fields))
+        .values((pet_shops::id.eq(super::new_id()), pet_shops::owner_id.eq(Some(owner_id)), fields))
         .returning(PetShop::as_returning())
         .get_result(conn)
         .await?)

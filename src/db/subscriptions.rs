@@ -72,7 +72,7 @@ pub async fn start(conn: &mut Conn, user: Uuid, plan: &Plan, reference: &str) ->
         let now = Utc::now();
         let row: Subscription = diesel::insert_into(subs::table)
             .values((
-                subs::id.eq(Uuid::new_v4()),
+                subs::id.eq(super::new_id()),
                 subs::user_id.eq(user),
                 subs::plan.eq(plan.plan),
                 subs::price_cents.eq(plan.price_cents),

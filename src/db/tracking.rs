@@ -60,7 +60,7 @@ pub async fn start(
 ) -> Result<Track, diesel::result::Error> {
     let track: Track = diesel::insert_into(trip_tracks::table)
         .values((
-            trip_tracks::id.eq(Uuid::new_v4()),
+            trip_tracks::id.eq(super::new_id()),
             trip_tracks::booking_id.eq(booking_id),
             trip_tracks::runner_id.eq(runner_id),
             trip_tracks::status.eq(TrackStatus::Active),
@@ -200,7 +200,7 @@ pub async fn create_share(
 ) -> Result<Share, DbError> {
     Ok(diesel::insert_into(tracking_shares::table)
         .values((
-            tracking_shares::id.eq(Uuid::new_v4()),
+            tracking_shares::id.eq(super::new_id()),
             tracking_shares::booking_id.eq(booking_id),
             tracking_shares::token.eq(token),
             tracking_shares::expires_at.eq(expires_at),
@@ -237,7 +237,7 @@ pub async fn write_positions(conn: &mut Conn, batch: &[LatestPosition]) -> Query
     let lats: Vec<f64> = batch.iter().map(|p| p.latitude).collect();
     let lngs: Vec<f64> = batch.iter().map(|p| p.longitude).collect();
     let ats: Vec<DateTime<Utc>> = batch.iter().map(|p| p.at).collect();
-    diesel::sql_query(
+    super::prepared::Prepared::new(
         "UPDATE runners AS r SET latitude = v.lat, longitude = v.lng, location_updated_at = v.at, updated_at = now() \
          FROM unnest($1, $2, $3, $4) AS v(user_id, lat, lng, at) \
          WHERE r.user_id = v.user_id AND r.session_status = 'active' \
@@ -267,8 +267,8 @@ pub async fn write_waypoints(conn: &mut Conn, batch: &[KeptWaypoint]) -> QueryRe
     if batch.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::new_v4()).collect();
-    diesel::sql_query(
+    let ids: Vec<Uuid> = batch.iter().map(|_| super::new_id()).collect();
+    super::prepared::Prepared::new(
         "INSERT INTO trip_waypoints (id, track_id, latitude, longitude, speed_kmh, heading_degrees, recorded_at) \
          SELECT v.* FROM unnest($1, $2, $3, $4, $5, $6, $7) \
              AS v(id, track_id, latitude, longitude, speed_kmh, heading_degrees, recorded_at) \

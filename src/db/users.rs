@@ -66,7 +66,7 @@ impl AuthState {
 pub async fn insert(conn: &mut Conn, new: NewUser<'_>) -> Result<User, DbError> {
     diesel::insert_into(users::table)
         .values((
-            users::id.eq(Uuid::new_v4()),
+            users::id.eq(super::new_id()),
             users::email.eq(new.email.as_str()),
             users::phone.eq(new.phone),
             users::password_hash.eq(new.password_hash),

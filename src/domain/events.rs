@@ -23,7 +23,8 @@ pub struct CloudEvent {
 impl CloudEvent {
     pub fn new(source: &'static str, event_type: &str, at: DateTime<Utc>, data: Value) -> Self {
         Self {
-            id: Uuid::new_v4(),
+            // time-ordered, like row ids (`db::new_id`)
+            id: Uuid::now_v7(),
             source,
             event_type: event_type.to_owned(),
             time: time::format(&at),

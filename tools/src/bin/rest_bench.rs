@@ -8,6 +8,7 @@
 //! ```text
 //! make cluster
 //! cargo run --release -p kilat-tools --bin rest_bench -- --url http://127.0.0.1:8080 --clients 16 --seconds 10
+//! # --create-only: the create phase alone (no accepts), e.g. to count what one create writes
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,11 +23,21 @@ struct Args {
     url: String,
     clients: usize,
     seconds: f64,
+    /// `--create-only`: stop after the create phase.
+    create_only: bool,
 }
 
 fn args() -> Args {
-    let mut out = Args { url: "http://127.0.0.1:8080".into(), clients: 16, seconds: 10.0 };
+    let mut out = Args { url: "http://127.0.0.1:8080".into(), clients: 16, seconds: 10.0, create_only: false };
     let raw: Vec<String> = std::env::args().skip(1).collect();
+    let raw: Vec<String> = raw
+        .into_iter()
+        .filter(|flag| {
+            let only = flag == "--create-only";
+            out.create_only |= only;
+            !only
+        })
+        .collect();
     for pair in raw.chunks(2) {
         let value = pair.get(1).cloned().unwrap_or_default();
         match pair[0].as_str() {
@@ -139,6 +150,10 @@ async fn main() {
     futures_util::future::join_all(tasks).await;
     let n = created.borrow().len() as u64;
     report("create", n, started.elapsed().as_secs_f64(), &hist.borrow(), *errors.borrow());
+
+    if args.create_only {
+        return;
+    }
 
     // 2. accept (+ decline, untimed, so the runner is free again)
     hist.borrow_mut().reset();
