@@ -156,6 +156,9 @@ target/release/rest_bench --url http://127.0.0.1:8081 --clients 16 --seconds 8 |
 echo "-- what one create costs PostgreSQL (one node)"
 quiet
 bash scripts/statements.sh http://127.0.0.1:8081 200 | tee "$out/statements.txt"
+echo "-- what one create costs the box (one node, dispatch on)"
+quiet
+REST_COST_KILAT_ONLY=1 bash scripts/rest_cost.sh http://127.0.0.1:8081 | tee "$out/rest-cost-dispatch.txt"
 echo "-- one node alone, dispatch off"
 bash scripts/cluster.sh down >/dev/null
 quiet

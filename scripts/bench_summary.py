@@ -141,6 +141,16 @@ if m and b:
     row("one create, dispatch off: PostgreSQL CPU", f"{m[3]} ms", f"TPC-B {b[2]} ms",
         fmt(float(m[3]) / float(b[2]), "×", 1), "(reported)", "")
     row("one create, dispatch off: kilat CPU", f"{m[4]} ms", "TPC-B client: not counted", "—", "(reported)", "")
+rows_re = r"rows written\s+([\d.]+)\s+transactions\s+([\d.]+)"
+b = re.search(r"pgbench TPC-B, TCP 127\.0\.0\.1.*?" + rows_re, cost)
+for label, text in (("dispatch off", cost), ("dispatch on, one node", read("rest-cost-dispatch.txt"))):
+    m = re.search(r"kilat booking create\s+(\d+)/s.*?PostgreSQL CPU\s+([\d.]+) ms.*?" + rows_re, text)
+    if m and b:
+        row(f"one create, {label}: rows written (PostgreSQL CPU)", f"{m[3]} ({m[2]} ms)",
+            f"TPC-B {b[1]}", fmt(float(m[3]) / float(b[1]), "×", 1), "(reported)", "")
+m = re.search(r"pgbench 7 x SELECT 1, TCP\s+\d+/s\s+PostgreSQL CPU\s+([\d.]+) ms a statement", cost)
+if m:
+    row("a statement that does nothing: PostgreSQL CPU", f"{float(m[1]) * 1000:.0f} µs", "—", "—", "(reported)", "")
 
 widths = [max(len(str(r[i])) for r in lines + [("figure", "kilat", "peer / bound", "ratio", "target", "met")])
           for i in range(6)]

@@ -81,7 +81,10 @@ pub struct Dispatcher {
     assignment_ms: VecDeque<f64>,
 }
 
-/// When the owner's "searching" notice is written after a round starts.
+/// When the owner's "searching" notice is written after a round starts,
+/// for a booking dispatched later than its create (a scheduled trip's
+/// time, escrow held, back in the pool); one dispatched at its create has
+/// it from the create's transaction.
 const SEARCHING_NOTICE_AFTER: Duration = Duration::from_millis(50);
 
 /// Latency samples kept for the percentiles.
@@ -504,7 +507,8 @@ impl Handler<DispatchBooking> for Dispatcher {
     fn handle(&mut self, msg: DispatchBooking, ctx: &mut Self::Context) {
         let DispatchBooking { booking_id, booking, claimed } = msg;
         if claimed {
-            return self.begin(booking_id, booking, ctx);
+            // the creating transaction took the lease and told the owner
+            return self.start_round(booking_id, booking, ctx);
         }
         let (pool, node, lease) = (self.deps.pool.clone(), self.node.clone(), self.lease_secs());
         let gate = self.gate();

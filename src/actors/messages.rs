@@ -291,7 +291,8 @@ pub struct DispatchBooking {
     pub booking_id: Uuid,
     /// The booking as just committed, when the sender has it (saves a read).
     pub booking: Option<std::sync::Arc<crate::db::bookings::Booking>>,
-    /// The creating transaction already took this node's lease.
+    /// The creating transaction already took this node's lease (and wrote
+    /// `booking.searching`).
     pub claimed: bool,
 }
 

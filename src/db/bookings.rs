@@ -180,14 +180,16 @@ async fn write_history(
     Ok(())
 }
 
-/// Creates a `requested` booking with a fresh booking number (drawn again
-/// on the rare clash), its first history row and `booking.requested`.
 /// A dispatch lease taken in the creating transaction: (node, seconds).
 pub type Lease<'a> = Option<(&'a str, f64)>;
 
-/// Inserts a requested booking with its history row and `requested`
-/// event; with a `lease`, the node's dispatch lease too, so the dispatcher
-/// starts searching without a claim round trip of its own.
+/// Creates a `requested` booking with a fresh booking number (drawn again
+/// on the rare clash), its first history row and `booking.requested`.
+/// With a `lease`, the node's dispatch lease too, so the dispatcher starts
+/// searching without a claim round trip of its own, and
+/// `booking.searching` (with the owner's notice): dispatch starts with
+/// this commit, so the create tells it rather than a transaction of its
+/// own after the first search.
 pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Result<Booking, DbError> {
     conn.transaction::<Booking, DbError, _>(async |conn| {
         let now = Utc::now();
@@ -265,6 +267,8 @@ pub async fn create(conn: &mut Conn, new: NewBooking, lease: Lease<'_>) -> Resul
             .bind::<diesel::sql_types::Double, _>(lease_secs)
             .execute(conn)
             .await?;
+            let facts = booking.facts();
+            stream::append(conn, &facts, &booking_event("searching", &facts, now, json!({})), None).await?;
         }
         Ok(booking)
     })

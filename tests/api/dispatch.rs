@@ -103,6 +103,38 @@ async fn the_nearest_eligible_runner_gets_the_offer() {
 }
 
 #[actix_web::test]
+async fn a_booking_dispatched_at_its_create_says_searching_once_and_in_order() {
+    let app = dispatch_app(10_000).await;
+    let owner = app.register("dn-owner@example.my", "owner").await;
+    // nobody is near: the first pass ends at once, with its own notice
+    let bid = id(&book(&app, &owner, &worked_example()).await);
+    // the create's commit already holds the search's start, after the request
+    let stream = app
+        .scalar(&format!(
+            "SELECT count(*) FROM outbox WHERE aggregate_id = '{bid}' AND \
+             ((seq = 1 AND event_type = 'booking.requested') OR (seq = 2 AND event_type = 'booking.searching'))"
+        ))
+        .await;
+    assert_eq!(stream, 2, "booking.requested is seq 1 and booking.searching seq 2");
+    let mut inbox = String::new();
+    for _ in 0..50 {
+        inbox = app.get("/api/v1/notifications?page=1", Some(&owner.access)).await.text;
+        if inbox.contains("No Runner Yet") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(inbox.contains("No Runner Yet"), "the first pass found nobody: {inbox}");
+    assert_eq!(inbox.matches("Finding a Runner").count(), 1, "one searching notice, not one per path: {inbox}");
+    let searching = app
+        .scalar(&format!(
+            "SELECT count(*) FROM outbox WHERE aggregate_id = '{bid}' AND event_type = 'booking.searching'"
+        ))
+        .await;
+    assert_eq!(searching, 1);
+}
+
+#[actix_web::test]
 async fn decline_moves_to_the_next_candidate_at_once() {
     let app = dispatch_app(10_000).await;
     let owner = app.register("dd-owner@example.my", "owner").await;
