@@ -246,6 +246,14 @@ async fn another_node_takes_over_when_a_dispatcher_stops() {
     assert_eq!(offer["booking_id"], bid.as_str());
     let stats = node_c.live.dispatcher.send(GetDispatchStats).await.unwrap();
     assert_eq!(stats.offers_sent, 1, "the offer came from the surviving node");
+    // a takeover searches quietly: the owner heard "searching" once, from the create
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let searching = node_c
+        .scalar(&format!(
+            "SELECT count(*) FROM outbox WHERE aggregate_id = '{bid}' AND event_type = 'booking.searching'"
+        ))
+        .await;
+    assert_eq!(searching, 1, "the takeover must not tell the owner again");
 }
 
 #[actix_web::test]
